@@ -1,0 +1,24 @@
+# facesr_arch: `make demo` and `make test` create (or reuse) the environment and run.
+PYTHON ?= python3
+ENV_KEY := $(shell cat requirements.txt scripts/make_venv.sh | sha256sum | cut -c1-12)
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/facesr_arch
+VENV ?= $(CACHE_DIR)/venv-$(ENV_KEY)
+PY := $(VENV)/bin/python
+# The package runs from the checkout: no install step that would tie the shared environment to one clone.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test clean-venv
+venv: $(VENV)/.complete
+
+$(VENV)/.complete: requirements.txt scripts/make_venv.sh
+	PYTHON=$(PYTHON) bash scripts/make_venv.sh $(VENV)
+
+demo: venv
+	$(PY) scripts/demo.py $(if $(HQ_DIR),--hq-dir $(HQ_DIR))
+
+test: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+clean-venv:
+	rm -rf $(VENV) $(VENV).lock

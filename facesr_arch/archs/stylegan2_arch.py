@@ -1,0 +1,368 @@
+"""Clean (pure-PyTorch) StyleGAN2 building blocks and discriminator.
+
+BasicSR's ``StyleGAN2Generator``/``StyleGAN2Discriminator`` rely on compiled CUDA ops (``upfirdn2d``,
+``fused_leaky_relu``) with no CPU fallback for the activation. These blocks compute the same functions
+with plain PyTorch ops (Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020),
+keep the parameter layout of the rosinality / BasicSR implementations (so public checkpoints convert by
+renaming only), and run on CPU and GPU alike.
+"""
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from basicsr.utils.registry import ARCH_REGISTRY
+
+
+def make_resample_kernel(kernel):
+    """2D FIR kernel from a 1D list (outer product), normalised to sum 1."""
+    k = torch.as_tensor(kernel, dtype=torch.float32)
+    if k.ndim == 1:
+        k = k[None, :] * k[:, None]
+    return k / k.sum()
+
+
+def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
+    """Upsample by zero insertion, pad, FIR-filter, downsample; the reference ``upfirdn2d`` semantics.
+
+    Args:
+        x (Tensor): (b, c, h, w).
+        kernel (Tensor): 2D FIR kernel (kh, kw), applied as a correlation with the flipped kernel.
+        up (int): Zero-insertion factor. Default: 1.
+        down (int): Decimation factor. Default: 1.
+        pad (tuple[int]): Padding (before, after) on both spatial axes; negative values crop.
+
+    Returns:
+        Tensor: Filtered feature map.
+    """
+    b, c, h, w = x.shape
+    if up > 1:
+        x = x.reshape(b * c, 1, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(b, c, h * up, w * up)
+    pad0, pad1 = pad
+    x = F.pad(x, [max(pad0, 0), max(pad1, 0), max(pad0, 0), max(pad1, 0)])
+    if pad0 < 0 or pad1 < 0:
+        x = x[:, :, max(-pad0, 0):x.shape[2] - max(-pad1, 0), max(-pad0, 0):x.shape[3] - max(-pad1, 0)]
+    weight = torch.flip(kernel, [0, 1]).to(x)[None, None].expand(c, 1, *kernel.shape)
+    return F.conv2d(x, weight, stride=down, groups=c)
+
+
+class Blur(nn.Module):
+    """FIR low-pass filter with the padding that keeps StyleGAN2's up/down-sampling aligned."""
+
+    def __init__(self, resample_kernel, pad, upsample_factor=1):
+        super().__init__()
+        self.register_buffer('kernel', make_resample_kernel(resample_kernel) * upsample_factor**2, persistent=False)
+        self.pad = pad
+
+    def forward(self, x):
+        return upfirdn2d(x, self.kernel, pad=self.pad)
+
+
+class Upsample(nn.Module):
+    """2x FIR upsampling of RGB skips (``UpFirDnUpsample``)."""
+
+    def __init__(self, resample_kernel, factor=2):
+        super().__init__()
+        self.register_buffer('kernel', make_resample_kernel(resample_kernel) * factor**2, persistent=False)
+        self.factor = factor
+        pad = self.kernel.shape[0] - factor
+        self.pad = ((pad + 1) // 2 + factor - 1, pad // 2)
+
+    def forward(self, x):
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class FusedLeakyReLU(nn.Module):
+    """Bias + leaky ReLU(0.2) scaled by sqrt(2), the fused activation of StyleGAN2, in plain ops."""
+
+    def __init__(self, channels, negative_slope=0.2, scale=math.sqrt(2)):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.negative_slope = negative_slope
+        self.scale = scale
+
+    def forward(self, x):
+        return fused_leaky_relu(x, self.bias, self.negative_slope, self.scale)
+
+
+def fused_leaky_relu(x, bias, negative_slope=0.2, scale=math.sqrt(2)):
+    shape = (1, -1) + (1, ) * (x.ndim - 2)
+    return F.leaky_relu(x + bias.view(shape), negative_slope) * scale
+
+
+class ScaledLeakyReLU(nn.Module):
+    """Leaky ReLU(0.2) times sqrt(2), for layers without bias."""
+
+    def __init__(self, negative_slope=0.2):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope) * math.sqrt(2)
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalised learning rate (weights scaled at run time by 1/sqrt(fan_in) * lr_mul).
+
+    Args:
+        in_channels (int): Input features.
+        out_channels (int): Output features.
+        bias (bool): Learn an additive bias. Default: True.
+        bias_init_val (float): Initial bias value. Default: 0.
+        lr_mul (float): Learning-rate multiplier (0.01 for the mapping MLP). Default: 1.
+        activation (str | None): 'fused_lrelu' or None. Default: None.
+    """
+
+    def __init__(self, in_channels, out_channels, bias=True, bias_init_val=0, lr_mul=1, activation=None):
+        super().__init__()
+        if activation not in ('fused_lrelu', None):
+            raise ValueError(f"EqualLinear activation must be 'fused_lrelu' or None, got {activation!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.lr_mul = lr_mul
+        self.activation = activation
+        self.scale = lr_mul / math.sqrt(in_channels)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels).div_(lr_mul))
+        self.bias = nn.Parameter(torch.full((out_channels, ), float(bias_init_val))) if bias else None
+
+    def forward(self, x):
+        bias = None if self.bias is None else self.bias * self.lr_mul
+        if self.activation == 'fused_lrelu':
+            out = F.linear(x, self.weight * self.scale)
+            return fused_leaky_relu(out, bias) if bias is not None else F.leaky_relu(out, 0.2) * math.sqrt(2)
+        return F.linear(x, self.weight * self.scale, bias=bias)
+
+
+class EqualConv2d(nn.Module):
+    """Conv2d with equalised learning rate."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, bias_init_val=0):
+        super().__init__()
+        self.stride, self.padding = stride, padding
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.full((out_channels, ), float(bias_init_val))) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
+
+
+class ConvLayer(nn.Sequential):
+    """[Blur] + EqualConv2d (+ activation), the discriminator / encoder conv of StyleGAN2.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Kernel size.
+        downsample (bool): Blur then stride-2 convolution. Default: False.
+        resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
+        bias (bool): Learn a bias (inside the fused activation when ``activate``). Default: True.
+        activate (bool): Apply the (fused) leaky ReLU. Default: True.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, downsample=False, resample_kernel=(1, 3, 3, 1),
+                 bias=True, activate=True):
+        layers = []
+        if downsample:
+            pad = (len(resample_kernel) - 2) + (kernel_size - 1)
+            layers.append(Blur(resample_kernel, pad=((pad + 1) // 2, pad // 2)))
+            stride, padding = 2, 0
+        else:
+            stride, padding = 1, kernel_size // 2
+        layers.append(
+            EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                        bias=bias and not activate))
+        if activate:
+            layers.append(FusedLeakyReLU(out_channels) if bias else ScaledLeakyReLU(0.2))
+        super().__init__(*layers)
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated convolution (eq. 1-3 of Karras et al. 2020), batched as one grouped conv.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Kernel size.
+        num_style_feat (int): Style vector size.
+        demodulate (bool): Normalise each output filter to unit L2 norm. Default: True.
+        sample_mode (str | None): 'upsample', 'downsample' or None. Default: None.
+        resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
+        eps (float): Demodulation epsilon. Default: 1e-8.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
+                 resample_kernel=(1, 3, 3, 1), eps=1e-8):
+        super().__init__()
+        if sample_mode not in ('upsample', 'downsample', None):
+            raise ValueError(f"sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.demodulate, self.sample_mode, self.eps = demodulate, sample_mode, eps
+        taps = len(resample_kernel)
+        if sample_mode == 'upsample':
+            pad = (taps - 2) - (kernel_size - 1)
+            self.smooth = Blur(resample_kernel, pad=((pad + 1) // 2 + 1, pad // 2 + 1), upsample_factor=2)
+        elif sample_mode == 'downsample':
+            pad = (taps - 2) + (kernel_size - 1)
+            self.smooth = Blur(resample_kernel, pad=((pad + 1) // 2, pad // 2))
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.modulation = EqualLinear(num_style_feat, in_channels, bias=True, bias_init_val=1)
+        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
+        self.padding = kernel_size // 2
+
+    def forward(self, x, style):
+        b, c, h, w = x.shape
+        style = self.modulation(style).view(b, 1, c, 1, 1)
+        weight = self.scale * self.weight * style  # (b, c_out, c_in, k, k)
+        if self.demodulate:
+            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.eps)
+            weight = weight * demod.view(b, self.out_channels, 1, 1, 1)
+        k = self.kernel_size
+        if self.sample_mode == 'upsample':
+            weight = weight.transpose(1, 2).reshape(b * c, self.out_channels, k, k)
+            out = F.conv_transpose2d(x.reshape(1, b * c, h, w), weight, padding=0, stride=2, groups=b)
+            return self.smooth(out.view(b, self.out_channels, *out.shape[2:]))
+        weight = weight.reshape(b * self.out_channels, c, k, k)
+        if self.sample_mode == 'downsample':
+            x = self.smooth(x)
+            out = F.conv2d(x.reshape(1, b * c, *x.shape[2:]), weight, stride=2, groups=b)
+        else:
+            out = F.conv2d(x.reshape(1, b * c, h, w), weight, padding=self.padding, groups=b)
+        return out.view(b, self.out_channels, *out.shape[2:])
+
+
+class NoiseInjection(nn.Module):
+    """Per-pixel Gaussian noise scaled by a learned scalar (StyleGAN2 'noise' input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, noise=None):
+        if noise is None:
+            noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
+        return x + self.weight * noise
+
+
+class StyleConv(nn.Module):
+    """Modulated conv + noise + fused bias/activation.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Kernel size.
+        num_style_feat (int): Style vector size.
+        demodulate (bool): Demodulate weights. Default: True.
+        sample_mode (str | None): 'upsample', 'downsample' or None. Default: None.
+        resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
+        use_noise (bool): Inject per-pixel noise. Default: True.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
+                 resample_kernel=(1, 3, 3, 1), use_noise=True):
+        super().__init__()
+        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat, demodulate,
+                                              sample_mode, resample_kernel)
+        self.noise = NoiseInjection() if use_noise else None
+        self.activate = FusedLeakyReLU(out_channels)
+
+    def forward(self, x, style, noise=None):
+        out = self.modulated_conv(x, style)
+        if self.noise is not None:
+            out = self.noise(out, noise)
+        return self.activate(out)
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv (no demodulation) to RGB, adding the upsampled previous RGB skip."""
+
+    def __init__(self, in_channels, num_style_feat, upsample=True, resample_kernel=(1, 3, 3, 1), out_channels=3):
+        super().__init__()
+        self.upsample = Upsample(resample_kernel) if upsample else None
+        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, 1, num_style_feat, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
+
+    def forward(self, x, style, skip=None):
+        out = self.modulated_conv(x, style) + self.bias
+        if skip is not None:
+            out = out + (self.upsample(skip) if self.upsample is not None else skip)
+        return out
+
+
+def stylegan2_channels(channel_multiplier=2, narrow=1.0):
+    """Feature channels per resolution of the StyleGAN2 config-f family (and GFPGAN's ``narrow``)."""
+    base = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier, 128: 128 * channel_multiplier,
+            256: 64 * channel_multiplier, 512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+    return {res: int(ch * narrow) for res, ch in base.items()}
+
+
+class ResBlock(nn.Module):
+    """Residual down-sampling block of the StyleGAN2 discriminator."""
+
+    def __init__(self, in_channels, out_channels, resample_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        self.conv1 = ConvLayer(in_channels, in_channels, 3)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, resample_kernel=resample_kernel)
+        self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, resample_kernel=resample_kernel,
+                              bias=False, activate=False)
+
+    def forward(self, x):
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+
+
+@ARCH_REGISTRY.register()
+class FaceStyleGAN2Discriminator(nn.Module):
+    """StyleGAN2 discriminator (residual), pure PyTorch.
+
+    Args:
+        out_size (int): Input image size (power of two, 16..1024).
+        channel_multiplier (int): Channel multiplier of config-f (2) or the narrow config (1). Default: 2.
+        resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
+        stddev_group (int): Minibatch-stddev group size; 0 disables the minibatch-stddev feature
+            (GCFSR's official discriminator has none). Default: 4.
+        narrow (float): Channel width ratio. Default: 1.
+        num_frozen_layers (int): Freeze the first N layers (FreezeD, Mo et al. 2020; PVFR sections 3.3
+            and 4.2 freeze five). Layers count in forward order: the 1x1 input conv, then each ResBlock.
+            Default: 0.
+    """
+
+    def __init__(self, out_size, channel_multiplier=2, resample_kernel=(1, 3, 3, 1), stddev_group=4, narrow=1,
+                 num_frozen_layers=0):
+        super().__init__()
+        channels = stylegan2_channels(channel_multiplier, narrow)
+        log_size = int(math.log2(out_size))
+        if 2**log_size != out_size or out_size not in channels:
+            raise ValueError(f'FaceStyleGAN2Discriminator out_size must be a power of two in 16..1024, got {out_size}')
+        conv_body = [ConvLayer(3, channels[out_size], 1)]
+        in_channels = channels[out_size]
+        for i in range(log_size, 2, -1):
+            out_channels = channels[2**(i - 1)]
+            conv_body.append(ResBlock(in_channels, out_channels, resample_kernel))
+            in_channels = out_channels
+        self.conv_body = nn.Sequential(*conv_body)
+        self.stddev_group = stddev_group
+        self.final_conv = ConvLayer(in_channels + (1 if stddev_group else 0), channels[4], 3)
+        self.final_linear = nn.Sequential(
+            EqualLinear(channels[4] * 4 * 4, channels[4], activation='fused_lrelu'),
+            EqualLinear(channels[4], 1),
+        )
+        if not 0 <= num_frozen_layers <= len(self.conv_body):
+            raise ValueError(f'num_frozen_layers must be in 0..{len(self.conv_body)}, got {num_frozen_layers}')
+        self.num_frozen_layers = num_frozen_layers
+        for layer in list(self.conv_body)[:num_frozen_layers]:
+            layer.requires_grad_(False)
+
+    def forward(self, x):
+        out = self.conv_body(x)
+        if self.stddev_group:
+            b, c, h, w = out.shape
+            group = min(b, self.stddev_group)
+            if b % group:
+                group = 1
+            stddev = out.view(group, -1, 1, c, h, w)
+            stddev = torch.sqrt(stddev.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
+            out = torch.cat([out, stddev.repeat(group, 1, h, w)], 1)
+        out = self.final_conv(out)
+        return self.final_linear(out.flatten(1))

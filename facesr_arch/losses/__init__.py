@@ -1,0 +1,5 @@
+"""Losses not in BasicSR; importing this package registers them in LOSS_REGISTRY."""
+from .. import _compat  # noqa: F401
+from .perceptual_loss import FacePerceptualLoss
+
+__all__ = ['FacePerceptualLoss']

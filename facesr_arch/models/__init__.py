@@ -1,0 +1,6 @@
+"""Training models; importing this package registers them in BasicSR's MODEL_REGISTRY."""
+from .. import _compat  # noqa: F401
+from .face_gan_model import FaceGANModel
+from .gcfsr_model import GCFSRModel
+
+__all__ = ['FaceGANModel', 'GCFSRModel']

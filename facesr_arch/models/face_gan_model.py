@@ -1,0 +1,163 @@
+"""Generic GAN training for face restoration: generator, EMA, global discriminator, YAML-configured losses."""
+from collections import OrderedDict
+
+import torch
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.losses.gan_loss import r1_penalty
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from .base import FaceBaseModel
+
+
+@MODEL_REGISTRY.register()
+class FaceGANModel(FaceBaseModel):
+    """Generator trained with pixel / perceptual / adversarial losses against a global discriminator.
+
+    ``train`` options (each loss optional; a missing ``gan_opt`` or ``network_d`` trains without GAN):
+        ema_decay (float): EMA decay of ``net_g_ema``; 0 disables EMA. Default: 0.999.
+        optim_g, optim_d (dict): BasicSR optimiser options.
+        scheduler (dict): BasicSR scheduler options.
+        pixel_opt, perceptual_opt, gan_opt (dict): Loss options (BasicSR or facesr_arch losses).
+        r1_reg_weight (float): R1 penalty weight gamma (gamma/2 * E||grad D(real)||^2). Default: 0.
+        net_d_reg_every (int): Lazy R1: every N iterations, scaled by N (StyleGAN2). Default: 16.
+        net_d_iters, net_d_init_iters (int): D steps per G step / D-only warm-up iterations. Default: 1, 0.
+        total_iter, warmup_iter (int): BasicSR's schedule.
+    """
+
+    train_option_keys = {
+        'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'pixel_opt', 'perceptual_opt',
+        'gan_opt', 'r1_reg_weight', 'net_d_reg_every', 'net_d_iters', 'net_d_init_iters',
+    }
+
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        self.net_g.train()
+        self.ema_decay = train_opt.get('ema_decay', 0.999)
+        if self.ema_decay > 0:
+            get_root_logger().info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
+            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+            load_path = self.opt['path'].get('pretrain_network_g')
+            if load_path is not None:
+                self.load_network(self.net_g_ema, load_path, self.opt['path'].get('strict_load_g', True), 'params_ema')
+            else:
+                self.model_ema(0)
+            self.net_g_ema.eval().requires_grad_(False)
+
+        self.net_d = None
+        if self.opt.get('network_d') is not None:
+            self.net_d = self.model_to_device(build_network(self.opt['network_d']))
+            self.print_network(self.net_d)
+            load_path = self.opt['path'].get('pretrain_network_d')
+            if load_path is not None:
+                self.load_network(self.net_d, load_path, self.opt['path'].get('strict_load_d', True),
+                                  self.opt['path'].get('param_key_d', 'params'))
+            self.net_d.train()
+
+        self.cri_pix = self._build_loss('pixel_opt')
+        self.cri_perceptual = self._build_loss('perceptual_opt')
+        self.cri_gan = self._build_loss('gan_opt')
+        if self.cri_gan is not None and self.net_d is None:
+            raise ValueError('train.gan_opt is set but network_d is missing: add a discriminator or remove gan_opt')
+        if self.cri_pix is None and self.cri_perceptual is None and self.cri_gan is None:
+            raise ValueError('No generator loss configured: set at least one of train.pixel_opt, '
+                             'train.perceptual_opt, train.gan_opt')
+        self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
+        self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
+        self.net_d_iters = train_opt.get('net_d_iters', 1)
+        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
+
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def _build_loss(self, key):
+        loss_opt = self.opt['train'].get(key)
+        return None if loss_opt is None else build_loss(loss_opt).to(self.device)
+
+    def setup_optimizers(self):
+        train_opt = self.opt['train']
+        optim_g = dict(train_opt['optim_g'])
+        optim_type = optim_g.pop('type')
+        params_g = [p for p in self.net_g.parameters() if p.requires_grad]
+        self.optimizer_g = self.get_optimizer(optim_type, params_g, **optim_g)
+        self.optimizers.append(self.optimizer_g)
+        if self.net_d is not None:
+            optim_d = dict(train_opt['optim_d'])
+            optim_type = optim_d.pop('type')
+            params_d = [p for p in self.net_d.parameters() if p.requires_grad]
+            self.optimizer_d = self.get_optimizer(optim_type, params_d, **optim_d)
+            self.optimizers.append(self.optimizer_d)
+
+    def generator_losses(self, output):
+        """Weighted generator losses for ``output``; extend in subclasses for method-specific terms."""
+        losses = OrderedDict()
+        if self.cri_pix is not None:
+            losses['l_g_pix'] = self.cri_pix(output, self.gt)
+        if self.cri_perceptual is not None:
+            percep, style = self.cri_perceptual(output, self.gt)
+            if percep is not None:
+                losses['l_g_percep'] = percep
+            if style is not None:
+                losses['l_g_style'] = style
+        if self.cri_gan is not None:
+            losses['l_g_gan'] = self.cri_gan(self.net_d(output), True, is_disc=False)
+        return losses
+
+    def optimize_parameters(self, current_iter):
+        loss_dict = OrderedDict()
+        use_gan = self.cri_gan is not None
+        if use_gan:
+            self.net_d.requires_grad_(False)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        self.output = self.generate(self.net_g)
+        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            losses = self.generator_losses(self.output)
+            sum(losses.values()).backward()
+            self.optimizer_g.step()
+            loss_dict.update(losses)
+
+        if use_gan:
+            self._set_discriminator_trainable()
+            self.optimizer_d.zero_grad(set_to_none=True)
+            real_pred = self.net_d(self.gt)
+            fake_pred = self.net_d(self.output.detach())
+            l_d_real = self.cri_gan(real_pred, True, is_disc=True)
+            l_d_fake = self.cri_gan(fake_pred, False, is_disc=True)
+            (l_d_real + l_d_fake).backward()
+            loss_dict['l_d_real'] = l_d_real
+            loss_dict['l_d_fake'] = l_d_fake
+            loss_dict['out_d_real'] = real_pred.detach().mean()
+            loss_dict['out_d_fake'] = fake_pred.detach().mean()
+            if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
+                gt = self.gt.detach().requires_grad_(True)
+                real_pred = self.net_d(gt)
+                # lazy R1 (StyleGAN2): gamma/2 * penalty, applied every N steps and scaled by N; the
+                # 0 * real_pred term keeps every D parameter in the graph for DDP.
+                l_d_r1 = self.r1_reg_weight / 2 * r1_penalty(real_pred, gt) * self.net_d_reg_every
+                (l_d_r1 + 0 * real_pred[0].sum()).backward()
+                loss_dict['l_d_r1'] = l_d_r1.detach()
+            self.optimizer_d.step()
+
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    def _set_discriminator_trainable(self):
+        """Re-enable gradients for the discriminator, except layers it keeps frozen (FreezeD)."""
+        net_d = self.get_bare_model(self.net_d)
+        frozen = getattr(net_d, 'num_frozen_layers', 0)
+        net_d.requires_grad_(True)
+        if frozen:
+            for layer in list(net_d.conv_body)[:frozen]:
+                layer.requires_grad_(False)
+
+    def save(self, epoch, current_iter):
+        if hasattr(self, 'net_g_ema'):
+            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        else:
+            self.save_network(self.net_g, 'net_g', current_iter)
+        if self.net_d is not None:
+            self.save_network(self.net_d, 'net_d', current_iter)
+        self.save_training_state(epoch, current_iter)

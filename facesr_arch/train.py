@@ -1,0 +1,18 @@
+"""Train with BasicSR's pipeline: ``python -m facesr_arch.train -opt OPTIONS.yml [--auto_resume]``.
+
+Distributed: ``torchrun --nproc_per_node=N -m facesr_arch.train -opt OPTIONS.yml --launcher pytorch``.
+Experiments are written to ``./experiments/<name>`` under the current directory.
+"""
+import os
+
+from facesr_arch.utils.launch import prepare
+
+
+def main():
+    prepare(is_train=True)
+    from basicsr.train import train_pipeline
+    train_pipeline(os.getcwd())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,74 @@
+"""Shared start-up of ``facesr_arch.train`` and ``facesr_arch.test`` around BasicSR's pipelines.
+
+- torchrun / ``torch.distributed.launch`` spell the rank flag ``--local-rank``; BasicSR's parser knows
+  ``--local_rank``: the argument list is normalised.
+- BasicSR's ``init_dist`` ignores the option file's ``dist_params.backend`` under ``--launcher pytorch``
+  and assumes CUDA; :func:`init_dist` honours the backend (``gloo`` on CPU machines) and only binds a
+  GPU when there is one. It replaces the name BasicSR's option parser calls.
+- BasicSR's ``load_resume_state`` maps states onto CUDA; ours (``resume.py``) works on CPU too.
+- BasicSR's ``--force_yml`` ``exec``s its argument; it is refused (edit the option file instead).
+- The option file is read with a safe YAML loader and validated before anything is built.
+"""
+import argparse
+import os
+import sys
+
+from .options import OptionError, load_yaml, validate_options
+
+
+def normalise_argv(argv):
+    out = []
+    for arg in argv:
+        if arg.startswith('--local-rank'):
+            arg = '--local_rank' + arg[len('--local-rank'):]
+        if arg.startswith('--force_yml'):
+            raise SystemExit('--force_yml is not supported (BasicSR exec()s its value); edit the option file.')
+        out.append(arg)
+    return out
+
+
+def init_dist(launcher, backend=None, **kwargs):
+    """Initialise torch.distributed for BasicSR, honouring ``backend`` and working without GPUs."""
+    import torch
+    import torch.distributed as dist
+    if launcher != 'pytorch':
+        from basicsr.utils.dist_util import init_dist as basicsr_init_dist
+        return basicsr_init_dist(launcher, backend=backend or 'nccl', **kwargs)
+    has_cuda = torch.cuda.is_available() and torch.cuda.device_count() > 0
+    backend = backend or ('nccl' if has_cuda else 'gloo')
+    if has_cuda:
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', os.environ.get('RANK', 0))) % torch.cuda.device_count())
+    elif backend == 'nccl':
+        raise RuntimeError("dist_params.backend is 'nccl' but no GPU is visible; use 'gloo' on CPU machines")
+    dist.init_process_group(backend=backend)
+
+
+def prepare(is_train):
+    """Validate the option file named by ``-opt`` and patch BasicSR's distributed start; returns its path."""
+    sys.argv = [sys.argv[0]] + normalise_argv(sys.argv[1:])
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt')
+    args, _ = parser.parse_known_args()
+    if args.opt is None:
+        raise SystemExit('usage: python -m facesr_arch.{train,test} -opt OPTIONS.yml [--launcher pytorch] '
+                         '[--auto_resume]')
+    import facesr_arch  # noqa: F401  (registers everything before validation)
+    try:
+        opt = load_yaml(args.opt)
+        validate_options(opt, is_train=is_train)
+    except OptionError as err:
+        raise SystemExit(f'{args.opt}: {err}') from None
+    backend = (opt.get('dist_params') or {}).get('backend')
+
+    import basicsr.utils.options as basicsr_options
+
+    def init_dist_with_backend(launcher, **kwargs):
+        kwargs.setdefault('backend', backend)
+        init_dist(launcher, **kwargs)
+
+    basicsr_options.init_dist = init_dist_with_backend
+    if is_train:
+        import basicsr.train
+        from .resume import load_resume_state
+        basicsr.train.load_resume_state = load_resume_state
+    return args.opt

@@ -1,0 +1,125 @@
+"""Pack an image folder into a BasicSR LMDB: PNG bytes keyed by file stem, plus ``meta_info.txt``.
+
+    python scripts/create_lmdb.py --input datasets/FFHQ/images1024x1024 --output datasets/FFHQ/ffhq_1024.lmdb
+
+Unreadable images are listed and skipped; the map size is computed from the encoded data; an existing
+output is never overwritten unless ``--overwrite`` is given. The LMDB is built in a temporary folder
+beside the output and renamed into place when complete.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+import cv2
+import lmdb
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image  # noqa: E402
+
+
+def encode_png(path, compress_level):
+    """Decode any supported image and re-encode it as 8-bit (or 16-bit) 3-channel PNG."""
+    img = read_image(path)
+    depth = 65535 if _is_16bit(path) else 255
+    dtype = np.uint16 if depth == 65535 else np.uint8
+    img = np.clip(np.round(img * depth), 0, depth).astype(dtype)
+    ok, buf = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
+    if not ok:
+        raise ImageDecodeError(f'{path}: PNG encoding failed')
+    return buf.tobytes(), img.shape
+
+
+def _is_16bit(path):
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    return img is not None and img.dtype == np.uint16
+
+
+def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, batch=500):
+    """Build the LMDB; returns (number written, list of (path, reason) skipped).
+
+    Raises:
+        FileExistsError: ``output_path`` exists and ``overwrite`` is False.
+        FileNotFoundError: ``input_folder`` is missing or holds no images.
+        ValueError: No input image could be read.
+    """
+    input_folder, output_path = os.path.abspath(input_folder), os.path.abspath(output_path)
+    if os.path.exists(output_path) and not overwrite:
+        raise FileExistsError(f'{output_path} exists; pass --overwrite to replace it')
+    if output_path.startswith(input_folder + os.sep) or output_path == input_folder:
+        raise ValueError('The output LMDB must not be inside the input folder')
+    paths = list_images(input_folder)
+    if not paths:
+        raise FileNotFoundError(f'No images (png, jpg, jpeg, bmp, tif, webp) in {input_folder}')
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise ValueError(f'Several files share the stem(s) {dup[:5]}; LMDB keys are file stems and must be unique')
+
+    parent = os.path.dirname(output_path)
+    os.makedirs(parent, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix='.tmp_lmdb_', dir=parent)
+    skipped, meta, written = [], [], 0
+    try:
+        map_size = 1 << 28
+        env = lmdb.open(tmp_dir, map_size=map_size)
+        txn = env.begin(write=True)
+        total_bytes = 0
+        for path, key in tqdm(list(zip(paths, stems)), unit='img', desc='create_lmdb'):
+            try:
+                data, shape = encode_png(path, compress_level)
+            except ImageDecodeError as err:
+                skipped.append((path, str(err)))
+                continue
+            total_bytes += len(data)
+            # grow the map from the data written so far (x2 headroom), committing first
+            if total_bytes * 2 + (1 << 24) > map_size:
+                txn.commit()
+                map_size = max(map_size * 2, total_bytes * 4)
+                env.set_mapsize(map_size)
+                txn = env.begin(write=True)
+            txn.put(key.encode('ascii'), data)
+            h, w, c = shape
+            meta.append(f'{key}.png ({h},{w},{c}) {compress_level}')
+            written += 1
+            if written % batch == 0:
+                txn.commit()
+                txn = env.begin(write=True)
+        txn.commit()
+        env.close()
+        if not written:
+            raise ValueError(f'None of the {len(paths)} images in {input_folder} could be read')
+        with open(os.path.join(tmp_dir, 'meta_info.txt'), 'w') as f:
+            f.write('\n'.join(meta) + '\n')
+        if os.path.exists(output_path):
+            shutil.rmtree(output_path)
+        os.replace(tmp_dir, output_path)
+    finally:
+        if os.path.exists(tmp_dir):
+            shutil.rmtree(tmp_dir)
+    return written, skipped
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', required=True, help='folder of images')
+    parser.add_argument('--output', required=True, help='LMDB folder to create (conventionally *.lmdb)')
+    parser.add_argument('--compress-level', type=int, default=1, help='PNG compression 0-9 (default 1)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
+    args = parser.parse_args(argv)
+    try:
+        written, skipped = create_lmdb(args.input, args.output, args.compress_level, args.overwrite)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        print(f'create_lmdb: error: {err}', file=sys.stderr)
+        return 2
+    for path, reason in skipped:
+        print(f'skipped: {reason}', file=sys.stderr)
+    print(f'Wrote {written} images to {args.output} ({len(skipped)} skipped)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
