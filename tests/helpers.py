@@ -1,0 +1,69 @@
+"""Test helpers shared by the suite: tiny option files from the real ones, and real pipeline runs."""
+import copy
+import os
+import subprocess
+import sys
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.environ.get('FACESR_SHARED_DATA', os.path.join(REPO, '..', 'shared', 'data'))
+
+
+def load_options(relpath):
+    """A real option file of the repository, parsed (e.g. 'options/train/GCFSR/train_GCFSR_....yml')."""
+    with open(os.path.join(REPO, relpath)) as f:
+        return yaml.safe_load(f)
+
+
+def deep_update(opt, overrides):
+    """Return a copy of ``opt`` with nested ``overrides`` applied (a None value deletes the key)."""
+    out = copy.deepcopy(opt)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def tiny_training(opt, total_iter=4, checkpoint_freq=2, val_freq=2):
+    """Settings every tiny training run shares: CPU, few iterations, frequent checkpoints, no loggers."""
+    return deep_update(opt, {
+        'num_gpu': 0,
+        'train': {'total_iter': total_iter},
+        'val': {'val_freq': val_freq},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': checkpoint_freq, 'use_tb_logger': False,
+                   'wandb': {'project': None}},
+    })
+
+
+def write_options(opt, folder, name='options.yml'):
+    path = os.path.join(folder, name)
+    with open(path, 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False)
+    return path
+
+
+def run_module(module, args, cwd, timeout=600, env=None, check=True):
+    """Run ``python -m module args`` in ``cwd`` with the repository importable; returns CompletedProcess."""
+    full_env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
+                    OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'))
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, '-m', module] + list(args), cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'python -m {module} {" ".join(args)} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+def run_script(script, args, cwd, timeout=600, check=True):
+    """Run ``python scripts/<script>`` like a user would."""
+    proc = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', script)] + list(args), cwd=cwd,
+                          env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
