@@ -6,6 +6,7 @@ safe loader and fails early, naming the block, the key and the closest valid key
 """
 import difflib
 import inspect
+import os
 
 import yaml
 
@@ -114,6 +115,10 @@ def validate_options(opt, is_train=True):
             check = getattr(cls, 'check_options', None)
             if check is not None:
                 check(block, where)
+    for key, value in (opt.get('path') or {}).items():
+        if key.startswith('pretrain_network') and value is not None and not os.path.isfile(os.path.expanduser(value)):
+            raise OptionError(f"path.{key} names a missing file: {value} (train the network first, convert a "
+                              "public checkpoint with scripts/convert_weights.py, or set it to ~)")
     if is_train:
         train = opt['train']
         for key, block in train.items():
