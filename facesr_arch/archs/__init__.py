@@ -1,7 +1,7 @@
 """Architectures; importing this package registers them in BasicSR's ARCH_REGISTRY (explicitly, by name)."""
 from .. import _compat  # noqa: F401  (before any basicsr import)
 from .gcfsr_arch import GCFSR
-from .stylegan2_arch import FaceStyleGAN2Discriminator
+from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
 from .vgg_arch import FaceVGGFeatureExtractor
 
-__all__ = ['GCFSR', 'FaceStyleGAN2Discriminator', 'FaceVGGFeatureExtractor']
+__all__ = ['GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor']

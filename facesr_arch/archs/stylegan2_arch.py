@@ -14,6 +14,8 @@ from torch.nn import functional as F
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from .modules import channel_split_feature_transform
+
 
 def make_resample_kernel(kernel):
     """2D FIR kernel from a 1D list (outer product), normalised to sum 1."""
@@ -246,6 +248,25 @@ class NoiseInjection(nn.Module):
         return x + self.weight * noise
 
 
+class FeatureConcatInjection(nn.Module):
+    """GPEN's concatenated "noise": ``cat([x, weight * feature])`` with a learned scalar weight.
+
+    PVFR eq. 3 (after GPEN, Yang et al. CVPR 2021) replaces StyleGAN2's noise inputs by encoder feature maps
+    concatenated to the style-conv output, so the layer after it sees twice the channels.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, feature):
+        if feature is None or feature.shape[0] != x.shape[0] or feature.shape[2:] != x.shape[2:]:
+            got = None if feature is None else tuple(feature.shape)
+            raise ValueError(f'concatenated-noise layer needs a feature map of batch/size {x.shape[0]}x'
+                             f'{tuple(x.shape[2:])}, got {got}')
+        return torch.cat([x, self.weight * feature], dim=1)
+
+
 class StyleConv(nn.Module):
     """Modulated conv + noise + fused bias/activation.
 
@@ -258,15 +279,22 @@ class StyleConv(nn.Module):
         sample_mode (str | None): 'upsample', 'downsample' or None. Default: None.
         resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
         use_noise (bool): Inject per-pixel noise. Default: True.
+        concat_feature (bool): Instead of noise, concatenate a given feature map of ``out_channels`` channels
+            (GPEN / PVFR eq. 3); the output then has ``2 * out_channels`` channels and ``noise`` in
+            ``forward`` is that feature map (required). Overrides ``use_noise``. Default: False.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
-                 resample_kernel=(1, 3, 3, 1), use_noise=True):
+                 resample_kernel=(1, 3, 3, 1), use_noise=True, concat_feature=False):
         super().__init__()
         self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat, demodulate,
                                               sample_mode, resample_kernel)
-        self.noise = NoiseInjection() if use_noise else None
-        self.activate = FusedLeakyReLU(out_channels)
+        if concat_feature:
+            self.noise = FeatureConcatInjection()
+        else:
+            self.noise = NoiseInjection() if use_noise else None
+        self.out_channels = out_channels * (2 if concat_feature else 1)
+        self.activate = FusedLeakyReLU(self.out_channels)
 
     def forward(self, x, style, noise=None):
         out = self.modulated_conv(x, style)
@@ -366,3 +394,219 @@ class FaceStyleGAN2Discriminator(nn.Module):
             out = torch.cat([out, stddev.repeat(group, 1, h, w)], 1)
         out = self.final_conv(out)
         return self.final_linear(out.flatten(1))
+
+
+class PixelNorm(nn.Module):
+    """Normalise each latent to unit root-mean-square (the first layer of the mapping MLP)."""
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class ConstantInput(nn.Module):
+    """The learned constant 4x4 starting feature of StyleGAN2."""
+
+    def __init__(self, channels, size=4):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch):
+        return self.weight.repeat(batch, 1, 1, 1)
+
+
+NOISE_MODES = ('random', 'none', 'concat')
+
+
+@ARCH_REGISTRY.register()
+class FaceStyleGAN2Generator(nn.Module):
+    """StyleGAN2 generator (config-f synthesis network with mapping MLP), pure PyTorch.
+
+    Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020. One class serves every
+    method that uses a face StyleGAN2 prior: CFGPFSSR's GAN Prior Bank (features conditioned by SFT / CS-SFT,
+    eq. 5-6), MPCNet's noise-free GAN blocks (section 3.2.2, ``noise_mode='none'``), PVFR's generator with
+    encoder features concatenated in place of noise (eq. 3, the GPEN layout, ``noise_mode='concat'``) and
+    plain StyleGAN2 prior training.
+
+    Layers, in forward order, for output size 2^n (n = log2(out_size)):
+    ``constant_input`` (or ``start_feature``) at 4x4 -> ``style_conv1`` (4x4) -> ``to_rgb1``; then for each
+    resolution r = 8 .. out_size: ``style_convs[2k]`` (2x upsampling), ``style_convs[2k + 1]``, ``to_rgbs[k]``.
+    There are ``num_conv_layers = 2n - 3`` style convs and ``num_latent = 2n - 2`` W+ codes (the tRGB layer
+    of a resolution shares its code with the first conv of the next, as in the reference implementation).
+    Parameter names follow BasicSR's ``StyleGAN2Generator`` except that noise strengths live in
+    ``<conv>.noise.weight``; ``scripts/convert_weights.py`` maps public checkpoints onto them.
+
+    Args:
+        out_size (int): Output size, a power of two in 8..1024 (128..1024 in the papers).
+        num_style_feat (int): Latent size. Default: 512.
+        num_mlp (int): Layers of the mapping MLP (8 in StyleGAN2). Default: 8.
+        channel_multiplier (int): 2 = config-f (FFHQ 1024 releases), 1 = the narrower GFPGAN v1.3+ prior.
+            Default: 2.
+        narrow (float): Extra channel width ratio (GFPGAN's ``narrow``). Default: 1.
+        resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
+        lr_mlp (float): Learning-rate multiplier of the mapping MLP (0.01 in StyleGAN). Default: 0.01.
+        noise_mode (str): 'random' (StyleGAN2 per-pixel noise with learned strengths), 'none' (no noise
+            inputs at all; MPCNet 3.2.2) or 'concat' (the output of every style conv is concatenated with
+            an external feature map of the same size and channel count, scaled by a learned scalar, so the
+            next layer and the tRGB layers see twice the channels; PVFR eq. 3 / GPEN). Default: 'random'.
+        out_channels (int): Image channels. Default: 3.
+
+    Attributes:
+        channels (dict[int, int]): Style-conv output channels per resolution.
+        feature_channels (dict[int, int]): Channels of the per-resolution features (``return_features``,
+            SFT targets): ``channels`` doubled in 'concat' mode.
+        num_latent (int): Number of W+ codes.
+        num_conv_layers (int): Number of style convs (= length of a ``noise`` list).
+    """
+
+    def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1.0,
+                 resample_kernel=(1, 3, 3, 1), lr_mlp=0.01, noise_mode='random', out_channels=3):
+        super().__init__()
+        log_size = int(math.log2(out_size)) if out_size > 0 else 0
+        if 2**log_size != out_size or not 8 <= out_size <= 1024:
+            raise ValueError(f'FaceStyleGAN2Generator out_size must be a power of two in 8..1024, got {out_size}')
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f'noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}')
+        self.out_size, self.log_size = out_size, log_size
+        self.num_style_feat, self.noise_mode = num_style_feat, noise_mode
+        self.num_latent = 2 * log_size - 2
+        self.num_conv_layers = 2 * log_size - 3
+        self.resolutions = [2**i for i in range(2, log_size + 1)]
+        self.channels = {res: ch for res, ch in stylegan2_channels(channel_multiplier, narrow).items()
+                         if res <= out_size}
+        widen = 2 if noise_mode == 'concat' else 1
+        self.feature_channels = {res: ch * widen for res, ch in self.channels.items()}
+
+        self.style_mlp = nn.Sequential(PixelNorm(), *[
+            EqualLinear(num_style_feat, num_style_feat, bias=True, lr_mul=lr_mlp, activation='fused_lrelu')
+            for _ in range(num_mlp)
+        ])
+        self.constant_input = ConstantInput(self.channels[4])
+        conv_options = dict(resample_kernel=resample_kernel, use_noise=noise_mode == 'random',
+                            concat_feature=noise_mode == 'concat')
+        self.style_conv1 = StyleConv(self.channels[4], self.channels[4], 3, num_style_feat, **conv_options)
+        self.to_rgb1 = ToRGB(self.feature_channels[4], num_style_feat, upsample=False, resample_kernel=resample_kernel,
+                             out_channels=out_channels)
+        self.style_convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        in_channels = self.feature_channels[4]
+        for res in self.resolutions[1:]:
+            self.style_convs.append(
+                StyleConv(in_channels, self.channels[res], 3, num_style_feat, sample_mode='upsample', **conv_options))
+            self.style_convs.append(
+                StyleConv(self.feature_channels[res], self.channels[res], 3, num_style_feat, **conv_options))
+            self.to_rgbs.append(ToRGB(self.feature_channels[res], num_style_feat, resample_kernel=resample_kernel,
+                                      out_channels=out_channels))
+            in_channels = self.feature_channels[res]
+
+    def map_styles(self, z):
+        """Mapping MLP: latent z (..., num_style_feat) -> w (same shape)."""
+        shape = z.shape
+        return self.style_mlp(z.reshape(-1, shape[-1])).view(shape)
+
+    @torch.no_grad()
+    def mean_latent(self, num_samples=4096):
+        """Average w of ``num_samples`` random z (the truncation centre), shape (1, num_style_feat)."""
+        z = torch.randn(num_samples, self.num_style_feat, device=self.constant_input.weight.device)
+        return self.map_styles(z).mean(0, keepdim=True)
+
+    def to_w_plus(self, styles, input_is_latent=False, truncation=1.0, truncation_latent=None):
+        """Turn the ``styles`` argument of :meth:`forward` into W+ codes (b, num_latent, num_style_feat)."""
+        if styles.ndim == 2:
+            styles = styles[:, None]
+        if styles.ndim != 3 or styles.shape[1] not in (1, self.num_latent) or styles.shape[2] != self.num_style_feat:
+            raise ValueError(f'styles must be (b, {self.num_style_feat}) or (b, {self.num_latent}, '
+                             f'{self.num_style_feat}) (W+), got {tuple(styles.shape)}')
+        latent = styles if input_is_latent else self.map_styles(styles)
+        if truncation < 1:
+            if truncation_latent is None:
+                raise ValueError('truncation < 1 needs truncation_latent (see mean_latent)')
+            latent = truncation_latent.view(1, 1, -1) + truncation * (latent - truncation_latent.view(1, 1, -1))
+        return latent.expand(-1, self.num_latent, -1)
+
+    def forward(self, styles, input_is_latent=False, noise=None, truncation=1.0, truncation_latent=None,
+                start_feature=None, conditions=None, concat_features=None, return_features=False,
+                return_latents=False):
+        """Synthesise an image.
+
+        Args:
+            styles (Tensor): (b, num_style_feat): one code for every layer; or (b, num_latent, num_style_feat):
+                one code per layer (W+; style mixing is done by the caller building W+).
+            input_is_latent (bool): ``styles`` are already w (skip the mapping MLP). Default: False (z).
+            noise (list[Tensor | None] | None): 'random' mode only: per-conv noise (b or 1, 1, r, r), None
+                entries (or None) draw fresh Gaussian noise. Default: None.
+            truncation (float): Truncation psi; < 1 needs ``truncation_latent``. Default: 1.
+            truncation_latent (Tensor | None): Truncation centre w, e.g. :meth:`mean_latent`. Default: None.
+            start_feature (Tensor | None): (b, channels[4], 4, 4) feature replacing the learned constant
+                (e.g. from an encoder). Default: None (constant).
+            conditions (dict[int, tuple[Tensor, Tensor]] | None): Spatial conditions {resolution: (scale,
+                shift)}, applied to the output of the first style conv of that resolution by
+                :func:`~facesr_arch.archs.modules.channel_split_feature_transform`: scale/shift of
+                ``feature_channels[r]`` channels give SFT (CFGPFSSR eq. 5), of ``feature_channels[r] // 2``
+                channels give CS-SFT (eq. 6: leading channels pass, trailing channels modulated). Shapes
+                (b, m, r, r). Default: None.
+            concat_features (dict[int, Tensor] | None): 'concat' mode only, required: {resolution: (b,
+                channels[r], r, r)} for every resolution 4..out_size; both style convs of a resolution
+                concatenate the same map (GPEN). Default: None.
+            return_features (bool): Also return {resolution: feature (b, feature_channels[r], r, r)}, the
+                output of the last style conv of each resolution. Default: False.
+            return_latents (bool): Also return the W+ codes used (b, num_latent, num_style_feat).
+                Default: False.
+
+        Returns:
+            Tensor | tuple: The image (b, out_channels, out_size, out_size), unnormalised (about [-1, 1]);
+            when ``return_features`` and/or ``return_latents`` is set, a tuple ``(image, features)``,
+            ``(image, latents)`` or ``(image, features, latents)`` in that order.
+        """
+        latent = self.to_w_plus(styles, input_is_latent, truncation, truncation_latent)
+        batch = latent.shape[0]
+        conditions = conditions or {}
+        unknown = sorted(set(conditions) - set(self.resolutions))
+        if unknown:
+            raise ValueError(f'conditions given for resolutions {unknown}; this generator has {self.resolutions}')
+        layer_inputs = self._layer_inputs(batch, noise, concat_features)
+
+        if start_feature is None:
+            out = self.constant_input(batch)
+        else:
+            expected = (batch, self.channels[4], 4, 4)
+            if tuple(start_feature.shape) != expected:
+                raise ValueError(f'start_feature must be {expected}, got {tuple(start_feature.shape)}')
+            out = start_feature
+        features = {}
+
+        def condition(res, feat):
+            if res not in conditions:
+                return feat
+            scale, shift = conditions[res]
+            return channel_split_feature_transform(feat, scale, shift)
+
+        out = condition(4, self.style_conv1(out, latent[:, 0], layer_inputs[0]))
+        features[4] = out
+        skip = self.to_rgb1(out, latent[:, 1])
+        for k, res in enumerate(self.resolutions[1:]):
+            out = self.style_convs[2 * k](out, latent[:, 2 * k + 1], layer_inputs[2 * k + 1])
+            out = condition(res, out)
+            out = self.style_convs[2 * k + 1](out, latent[:, 2 * k + 2], layer_inputs[2 * k + 2])
+            features[res] = out
+            skip = self.to_rgbs[k](out, latent[:, 2 * k + 3], skip)
+
+        extras = ([features] if return_features else []) + ([latent] if return_latents else [])
+        return (skip, *extras) if extras else skip
+
+    def _layer_inputs(self, batch, noise, concat_features):
+        """Per style-conv second input: noise (or None) in 'random' mode, the feature map in 'concat' mode."""
+        conv_resolutions = [4] + [res for res in self.resolutions[1:] for _ in range(2)]
+        if self.noise_mode == 'concat':
+            missing = [res for res in self.resolutions if concat_features is None or res not in concat_features]
+            if missing:
+                raise ValueError(f"noise_mode='concat' needs concat_features for resolutions {missing}")
+            return [concat_features[res] for res in conv_resolutions]
+        if concat_features is not None:
+            raise ValueError(f"concat_features given but noise_mode is {self.noise_mode!r}, not 'concat'")
+        if noise is None or self.noise_mode == 'none':
+            if noise is not None:
+                raise ValueError("noise given but noise_mode='none' has no noise inputs")
+            return [None] * self.num_conv_layers
+        if len(noise) != self.num_conv_layers:
+            raise ValueError(f'noise must list {self.num_conv_layers} tensors (or None), got {len(noise)}')
+        return list(noise)
