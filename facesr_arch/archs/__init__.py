@@ -3,5 +3,6 @@ from .. import _compat  # noqa: F401  (before any basicsr import)
 from .gcfsr_arch import GCFSR
 from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
 from .vgg_arch import FaceVGGFeatureExtractor
+from .wnet_arch import WNet
 
-__all__ = ['GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor']
+__all__ = ['GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet']

@@ -1,5 +1,6 @@
 """Losses not in BasicSR; importing this package registers them in LOSS_REGISTRY."""
 from .. import _compat  # noqa: F401
 from .perceptual_loss import FacePerceptualLoss
+from .key_region_loss import KeyRegionLoss
 
-__all__ = ['FacePerceptualLoss']
+__all__ = ['FacePerceptualLoss', 'KeyRegionLoss']

@@ -2,5 +2,6 @@
 from .. import _compat  # noqa: F401
 from .face_gan_model import FaceGANModel
 from .gcfsr_model import GCFSRModel
+from .wnet_model import WNetModel
 
-__all__ = ['FaceGANModel', 'GCFSRModel']
+__all__ = ['FaceGANModel', 'GCFSRModel', 'WNetModel']

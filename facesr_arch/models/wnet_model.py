@@ -1,0 +1,112 @@
+"""W-Net training: pixel MSE, parsing-map MSE and the key-region loss from the face-parsing sidecars."""
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from ..losses.key_region_loss import region_masks
+from ..utils.face_parsing import LABEL_INDEX
+from .base import FaceBaseModel
+
+
+@MODEL_REGISTRY.register()
+class WNetModel(FaceBaseModel):
+    """Trains :class:`~facesr_arch.archs.wnet_arch.WNet` with L_fine (W-Net eq. 29).
+
+    L_fine = lambda_pixel * MSE(SR, HR) (eq. 24) + lambda_par * MSE(P, P_HR) (eq. 25)
+    + lambda_key * L_key (eq. 26-28), where P is the predicted parsing map and P_HR the binarised HR map
+    (skin = 1, the rest 0; section 3.1) repeated over P's channels, and L_key uses the eyes / brows / nose /
+    mouth masks. Both targets come from the dataset's ``parsing`` item: an int64 (b, h, w) label map in the
+    CelebAMask-HQ order (``parsing_root`` sidecars). Images are in [0, 1] (dataset ``mean: [0, 0, 0]``,
+    ``std: [1, 1, 1]``), the range in which the paper's MSE weights balance against the 0-1 parsing map.
+
+    Distributed CUDA training converts the BatchNorm layers of the up/down-sampling modules to
+    SyncBatchNorm (the paper's batch of 4 is split over 4 GPUs, section 4.2).
+
+    ``train`` options:
+        optim_g (dict), scheduler (dict), total_iter, warmup_iter: BasicSR's.
+        pixel_opt (dict): Loss on the SR image (MSELoss, lambda_pixel). Required.
+        parsing_opt (dict | None): Loss on the parsing map (MSELoss, lambda_par).
+        key_region_opt (dict | None): :class:`~facesr_arch.losses.key_region_loss.KeyRegionLoss` (lambda_key).
+        ema_decay (float): EMA of the generator; 0 (the paper) disables it. Default: 0.
+    """
+
+    train_option_keys = {
+        'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'ema_decay', 'pixel_opt', 'parsing_opt',
+        'key_region_opt',
+    }
+
+    def model_to_device(self, net):
+        if self.opt['dist'] and self.device.type == 'cuda':
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        return super().model_to_device(net)
+
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        self.net_g.train()
+        self.ema_decay = train_opt.get('ema_decay', 0)
+        if self.ema_decay > 0:
+            get_root_logger().info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
+            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+            load_path = self.opt['path'].get('pretrain_network_g')
+            if load_path is not None:
+                self.load_network(self.net_g_ema, load_path, self.opt['path'].get('strict_load_g', True), 'params_ema')
+            else:
+                self.model_ema(0)
+            self.net_g_ema.eval().requires_grad_(False)
+        if train_opt.get('pixel_opt') is None:
+            raise ValueError('WNetModel needs train.pixel_opt (the pixel MSE of eq. 24)')
+        self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device)
+        self.cri_parsing = self._optional_loss('parsing_opt')
+        self.cri_key_region = self._optional_loss('key_region_opt')
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def _optional_loss(self, key):
+        loss_opt = self.opt['train'].get(key)
+        return None if loss_opt is None else build_loss(loss_opt).to(self.device)
+
+    def setup_optimizers(self):
+        optim_g = dict(self.opt['train']['optim_g'])
+        optim_type = optim_g.pop('type')
+        params = [p for p in self.net_g.parameters() if p.requires_grad]
+        self.optimizer_g = self.get_optimizer(optim_type, params, **optim_g)
+        self.optimizers.append(self.optimizer_g)
+
+    def feed_data(self, data):
+        super().feed_data(data)
+        self.parsing_labels = data['parsing'].to(self.device) if 'parsing' in data else None
+
+    def _labels(self):
+        if self.parsing_labels is None:
+            raise ValueError("WNetModel: the batch has no 'parsing' label maps; set parsing_root in the "
+                             'training dataset (sidecars from scripts/prepare_parsing.py)')
+        return self.parsing_labels
+
+    def optimize_parameters(self, current_iter):
+        self.optimizer_g.zero_grad(set_to_none=True)
+        self.output, parsing = self.net_g(self.lq, return_parsing=True)
+        losses = OrderedDict(l_pix=self.cri_pix(self.output, self.gt))
+        if self.cri_parsing is not None:
+            skin = (self._labels() == LABEL_INDEX['skin']).float().unsqueeze(1)  # binarised map, section 3.1
+            losses['l_parsing'] = self.cri_parsing(parsing, skin.expand_as(parsing))
+        if self.cri_key_region is not None:
+            masks = region_masks(self._labels(), self.cri_key_region.regions)
+            losses['l_key_region'] = self.cri_key_region(self.output, self.gt, masks)
+        sum(losses.values()).backward()
+        self.optimizer_g.step()
+        self.log_dict = self.reduce_loss_dict(losses)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    def get_current_visuals(self):
+        """Visuals for BasicSR's saving and metrics; W-Net's images are already in [0, 1]."""
+        visuals = {'lq': self.lq, 'result': self.output}
+        if hasattr(self, 'gt'):
+            visuals['gt'] = self.gt
+        return {k: v.detach().clamp(0, 1).cpu() for k, v in visuals.items()}
