@@ -14,6 +14,8 @@ How the paper's block counts map onto sizes (16x task, 64 -> 1024, section 4 nam
 - Decoder: D0 is a conv over f0 at 64 px; D1..D4 each fuse d_{i-1} with g_{N-1+i} (g_4..g_7 at 64..512 px,
   eq. 7) by a 3x3 conv followed by a pixel shuffle, so d_4 is at 1024 px; a final 3x3 output conv gives
   RGB. D0 has no pixel shuffle because g_4 has the size of f0 (eq. 7 fuses them without resampling).
+- Eq. 3 writes S_k(w_k, j_{k-1}); the modulated g_{k-1} is what S_k receives here (otherwise g_0..g_3, which
+  no decoder block takes, would have no effect), so the CS-SFT layers act on each block's output.
 """
 import math
 
@@ -250,7 +252,9 @@ class CFGPFSSR(nn.Module):
                                           antialias=res < self.prior_size))
             conditions[res] = self.sft_layers[str(res)].predict(torch.cat(cond, dim=1))
 
-        _, prior_feats = self.prior(w_plus, input_is_latent=True, conditions=conditions, return_features=True)
+        # g_k = CS-SFT(j_k) on each block's output; g_k feeds S_{k+1} and the decoder (eq. 3-7)
+        _, prior_feats = self.prior(w_plus, input_is_latent=True, conditions=conditions, return_features=True,
+                                    condition_after='last_conv')
 
         out = self.decoder_first(feats[0])  # d_0 = D_0(f_0)
         for res, fusion in zip(self.decoder_sizes, self.decoder_fusions):

@@ -525,7 +525,7 @@ class FaceStyleGAN2Generator(nn.Module):
 
     def forward(self, styles, input_is_latent=False, noise=None, truncation=1.0, truncation_latent=None,
                 start_feature=None, conditions=None, concat_features=None, return_features=False,
-                return_latents=False):
+                return_latents=False, condition_after='first_conv'):
         """Synthesise an image.
 
         Args:
@@ -551,6 +551,10 @@ class FaceStyleGAN2Generator(nn.Module):
                 output of the last style conv of each resolution. Default: False.
             return_latents (bool): Also return the W+ codes used (b, num_latent, num_style_feat).
                 Default: False.
+            condition_after (str): Where ``conditions`` apply: 'first_conv' (after the upsampling conv, as
+                above; GFPGAN) or 'last_conv' (the block output, which then feeds the next resolution and
+                is the returned feature; CFGPFSSR eq. 3-6, g_k = CS-SFT(j_k)). At 4x4 both are the single
+                conv. Default: 'first_conv'.
 
         Returns:
             Tensor | tuple: The image (b, out_channels, out_size, out_size), unnormalised (about [-1, 1]);
@@ -563,6 +567,8 @@ class FaceStyleGAN2Generator(nn.Module):
         unknown = sorted(set(conditions) - set(self.resolutions))
         if unknown:
             raise ValueError(f'conditions given for resolutions {unknown}; this generator has {self.resolutions}')
+        if condition_after not in ('first_conv', 'last_conv'):
+            raise ValueError(f"condition_after must be 'first_conv' or 'last_conv', got {condition_after!r}")
         layer_inputs = self._layer_inputs(batch, noise, concat_features)
 
         if start_feature is None:
@@ -585,8 +591,11 @@ class FaceStyleGAN2Generator(nn.Module):
         skip = self.to_rgb1(out, latent[:, 1])
         for k, res in enumerate(self.resolutions[1:]):
             out = self.style_convs[2 * k](out, latent[:, 2 * k + 1], layer_inputs[2 * k + 1])
-            out = condition(res, out)
+            if condition_after == 'first_conv':
+                out = condition(res, out)
             out = self.style_convs[2 * k + 1](out, latent[:, 2 * k + 2], layer_inputs[2 * k + 2])
+            if condition_after == 'last_conv':
+                out = condition(res, out)
             features[res] = out
             skip = self.to_rgbs[k](out, latent[:, 2 * k + 3], skip)
 
