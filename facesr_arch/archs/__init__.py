@@ -1,8 +1,9 @@
 """Architectures; importing this package registers them in BasicSR's ARCH_REGISTRY (explicitly, by name)."""
 from .. import _compat  # noqa: F401  (before any basicsr import)
+from .cfgpfssr_arch import CFGPFSSR
 from .gcfsr_arch import GCFSR
 from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
 from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
-__all__ = ['GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet']
+__all__ = ['CFGPFSSR', 'GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet']
