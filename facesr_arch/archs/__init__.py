@@ -6,4 +6,6 @@ from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
 from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
-__all__ = ['CFGPFSSR', 'GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet']
+__all__ = [
+    'CFGPFSSR', 'GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
+]
