@@ -2,10 +2,12 @@
 from .. import _compat  # noqa: F401  (before any basicsr import)
 from .cfgpfssr_arch import CFGPFSSR
 from .gcfsr_arch import GCFSR
+from .mpcnet_arch import MPCNet, MPCNetDiscriminator
 from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
 from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'GCFSR', 'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
+    'CFGPFSSR', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator',
+    'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]
