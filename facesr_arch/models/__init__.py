@@ -1,7 +1,8 @@
 """Training models; importing this package registers them in BasicSR's MODEL_REGISTRY."""
 from .. import _compat  # noqa: F401
+from .cfgpfssr_model import CFGPFSSRModel
 from .face_gan_model import FaceGANModel
 from .gcfsr_model import GCFSRModel
 from .wnet_model import WNetModel
 
-__all__ = ['FaceGANModel', 'GCFSRModel', 'WNetModel']
+__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'GCFSRModel', 'WNetModel']
