@@ -1,0 +1,12 @@
+"""Batch inference for every facesr_arch method: aligned faces or whole photos, from folders, files or LMDBs.
+
+``specs`` says how each method is called, ``loading`` builds a trained network, ``runner`` restores in
+batches and writes outputs, ``whole_image`` detects, aligns and pastes back faces, ``figures`` draws the
+labelled strips and grids of the papers' qualitative figures.
+"""
+from .loading import build_network, network_config
+from .runner import FaceRestorer, Summary, run_aligned, run_whole_images
+from .specs import Controls, MethodSpec, get_spec
+
+__all__ = ['build_network', 'network_config', 'FaceRestorer', 'Summary', 'run_aligned', 'run_whole_images',
+           'Controls', 'MethodSpec', 'get_spec']

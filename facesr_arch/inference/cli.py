@@ -1,0 +1,90 @@
+"""Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``)."""
+import argparse
+import os
+import sys
+
+import torch
+
+from .loading import build_network, network_config, parse_net_options
+from .runner import FaceRestorer, run_aligned, run_whole_images
+from .sources import check_output_dir, collect_inputs
+from .specs import Controls, get_spec
+from .whole_image import load_detector
+
+
+def add_model_arguments(parser):
+    """Arguments choosing and loading a method (shared by inference and the modulation sweep)."""
+    group = parser.add_argument_group('method')
+    group.add_argument('-opt', '--opt', help='test option file (network_g, path.pretrain_network_g, param_key_g)')
+    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet)')
+    group.add_argument('--weights', help='checkpoint (overrides the option file)')
+    group.add_argument('--param-key', choices=('params_ema', 'params'),
+                       help='checkpoint entry; default: the option file\'s, else params_ema when present')
+    group.add_argument('--net-opt', action='append', metavar='KEY=VALUE',
+                       help='network constructor option (repeatable), e.g. --net-opt out_size=512')
+    group.add_argument('--prior', help='StyleGAN2 prior weights, for methods that load one')
+    group.add_argument('--parsing-net', help='face-parsing network weights, for methods that load one')
+    group.add_argument('--upscale', type=float, help='GCFSR: factor the inputs were downscaled by '
+                       '(default: output size / input side)')
+    group.add_argument('--strength', type=float, help='GCFSR: conditional factor s fed to the network whatever '
+                       'the real factor (generative strength, paper 3.6)')
+    group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                       help='cpu, cuda or cuda:N (default: cuda when available)')
+    group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
+    group.add_argument('--channels-last', action='store_true', help='channels_last memory format')
+
+
+def restorer_from_args(args):
+    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments."""
+    block, weights, param_key = network_config(
+        args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt),
+        {'prior': args.prior, 'parsing': args.parsing_net})
+    net = build_network(block, weights, param_key, args.device)
+    return FaceRestorer(net, get_spec(block['type']), args.device, Controls(args.upscale, args.strength),
+                        args.autocast, args.channels_last)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description='Restore aligned faces (default) or whole photos with a trained facesr_arch method.')
+    parser.add_argument('-i', '--input', required=True, help='image file, image folder, or BasicSR LMDB folder')
+    parser.add_argument('-o', '--output', required=True, help='output folder (never the input folder)')
+    parser.add_argument('--batch-size', type=int, default=1, help='faces per forward pass (default: 1)')
+    parser.add_argument('--overwrite', action='store_true', help='redo outputs that already exist')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_model_arguments(parser)
+    whole = parser.add_argument_group('whole photos')
+    whole.add_argument('--whole-image', action='store_true',
+                       help='detect, align, restore and paste back faces of whole photos')
+    whole.add_argument('--detector', help='RetinaFace weights file (facexlib release), for --whole-image')
+    whole.add_argument('--detector-net', default='resnet50', choices=('resnet50', 'mobile0.25'),
+                       help='RetinaFace backbone of the --detector file (default: resnet50)')
+    whole.add_argument('--det-threshold', type=float, default=0.8, help='detection score threshold (default: 0.8)')
+    whole.add_argument('--max-faces', type=int, help='faces per photo, largest first (default: all)')
+    whole.add_argument('--outscale', type=float, default=1.0, help='scale of the restored photo (default: 1)')
+    return parser
+
+
+def main(argv=None):
+    """Run batch inference; returns the process exit status (0, or 1 when nothing could be restored)."""
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1:
+        raise SystemExit('--batch-size must be at least 1')
+    check_output_dir(args.input, args.output)
+    items = collect_inputs(args.input)
+    restorer = restorer_from_args(args)
+    os.makedirs(args.output, exist_ok=True)
+    print(f'{restorer.spec.name}: {len(items)} input(s) from {args.input} -> {args.output} on {args.device} '
+          f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size})', flush=True)
+    if args.whole_image:
+        detector = load_detector(args.detector, args.detector_net, args.device)
+        summary = run_whole_images(items, restorer, detector, args.output, args.batch_size, args.overwrite,
+                                   not args.no_progress, args.det_threshold, args.max_faces, args.outscale)
+    else:
+        summary = run_aligned(items, restorer, args.output, args.batch_size, args.overwrite, not args.no_progress)
+    print(summary.report(), flush=True)
+    return 1 if summary.skipped and not (summary.done or summary.existing) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Batched restoration of aligned faces and whole photos, with skipping, progress and a summary."""
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data.image_io import ImageDecodeError, write_image_atomic
+from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image
+from .specs import Controls, condition_tensor
+from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
+
+# faces smaller than this carry too little to restore (and break the 4x-downsampling encoders)
+MIN_FACE_SIDE = 8
+WHOLE_IMAGE_FOLDERS = ('restored_faces', 'cropped_faces', 'restored_imgs', 'cmp')
+
+
+class SkipImage(ValueError):
+    """An input that cannot be restored (too small, not a square aligned face); reported and skipped."""
+
+
+class FaceRestorer:
+    """One method ready to restore batches of aligned faces.
+
+    Args:
+        net (torch.nn.Module): The trained network (see ``loading.build_network``).
+        spec (MethodSpec): The method's inference spec.
+        device (str | torch.device): Device the network is on. Default: 'cpu'.
+        controls (Controls): GCFSR's factor / strength. Default: none.
+        autocast (bool): Mixed precision (bfloat16 on CPU, float16 on CUDA). Default: False.
+        channels_last (bool): channels_last memory format for the network and inputs. Default: False.
+    """
+
+    def __init__(self, net, spec, device='cpu', controls=Controls(), autocast=False, channels_last=False):
+        self.net, self.spec, self.controls = net, spec, controls
+        self.device = torch.device(device)
+        self.lr_size, self.in_size, self.out_size = spec.sizes(net)
+        self.autocast = autocast
+        self.channels_last = channels_last
+        if channels_last:
+            self.net = net.to(memory_format=torch.channels_last)
+
+    def check(self, img, source):
+        """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px."""
+        h, w = img.shape[:2]
+        if min(h, w) < MIN_FACE_SIDE:
+            raise SkipImage(f'{source}: too small ({w}x{h}, minimum {MIN_FACE_SIDE} px)')
+        if h != w:
+            raise SkipImage(f'{source}: {w}x{h} is not a square aligned face (use --whole-image for photos)')
+
+    def restore(self, faces, controls=None):
+        """Restore aligned faces.
+
+        Args:
+            faces (list[ndarray]): Square float BGR faces in [0, 1], any sizes.
+            controls (Controls | None): Overrides the restorer's controls (modulation sweeps).
+
+        Returns:
+            list[ndarray]: uint8 BGR faces of side ``out_size``.
+        """
+        controls = controls or self.controls
+        x = torch.stack([prepare_face(face, self.in_size, self.lr_size) for face in faces]).to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        condition = None
+        if self.spec.condition is not None:
+            condition = condition_tensor([self.spec.condition(self.net, face.shape[0], controls) for face in faces],
+                                         self.device)
+        precision = torch.autocast(self.device.type, dtype=torch.float16 if self.device.type == 'cuda' else
+                                   torch.bfloat16) if self.autocast else contextlib.nullcontext()
+        with torch.no_grad(), precision:
+            out = self.spec.run(self.net, x, condition)
+        return [tensor_to_image(o) for o in out]
+
+
+@dataclass
+class Summary:
+    """What a run did: images restored, faces restored, outputs that already existed, skipped inputs."""
+
+    done: int = 0
+    faces: int = 0
+    existing: int = 0
+    skipped: list = field(default_factory=list)
+    no_face: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def report(self):
+        """Human-readable summary lines."""
+        rate = self.done / self.seconds if self.seconds > 0 else 0.0
+        lines = [f'Done: {self.done} image(s), {self.faces} face(s) in {self.seconds:.1f} s ({rate:.2f} images/s); '
+                 f'already finished: {self.existing} (use --overwrite to redo); skipped: {len(self.skipped)}']
+        lines += [f'  skipped {key}: {reason}' for key, reason in self.skipped]
+        lines += [f'  no face found in {key}: written unchanged' for key in self.no_face]
+        return '\n'.join(lines)
+
+
+def to_uint8(img):
+    """Float image in [0, 1] -> uint8."""
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def _progress(total, enabled):
+    return tqdm(total=total, unit='img', dynamic_ncols=True, disable=not enabled)
+
+
+def _read(item, summary):
+    try:
+        return item.read()
+    except (ImageDecodeError, KeyError) as err:
+        summary.skipped.append((item.key, str(err)))
+        return None
+
+
+def run_aligned(items, restorer, out_dir, batch_size=1, overwrite=False, progress=True):
+    """Restore aligned faces into ``out_dir/<key>.png``, ``batch_size`` at a time.
+
+    Args:
+        items (list[InputItem]): Inputs (see ``sources.collect_inputs``).
+        restorer (FaceRestorer): The method.
+        out_dir (str): Output folder.
+        batch_size (int): Faces per forward pass. Default: 1.
+        overwrite (bool): Redo outputs that exist. Default: False (a rerun skips them).
+        progress (bool): Show a progress bar. Default: True.
+
+    Returns:
+        Summary: What was done.
+    """
+    summary, pending, start = Summary(), [], time.time()
+    bar = _progress(len(items), progress)
+
+    def flush():
+        for (path, _), restored in zip(pending, restorer.restore([img for _, img in pending])):
+            write_image_atomic(path, restored)
+        summary.done += len(pending)
+        summary.faces += len(pending)
+        bar.update(len(pending))
+        bar.set_postfix(restored_per_s=f'{summary.done / max(time.time() - start, 1e-9):.2f}')
+        pending.clear()
+
+    for item in items:
+        path = os.path.join(out_dir, f'{item.key}.png')
+        if os.path.exists(path) and not overwrite:
+            summary.existing += 1
+            bar.update(1)
+            continue
+        img = _read(item, summary)
+        if img is not None:
+            try:
+                restorer.check(img, item.key)
+            except SkipImage as err:
+                summary.skipped.append((item.key, str(err)))
+                img = None
+        if img is None:
+            bar.update(1)
+            continue
+        pending.append((path, img))
+        if len(pending) == batch_size:
+            flush()
+    if pending:
+        flush()
+    bar.close()
+    summary.seconds = time.time() - start
+    return summary
+
+
+def run_whole_images(items, restorer, detector, out_dir, batch_size=1, overwrite=False, progress=True,
+                     conf_threshold=0.8, max_faces=None, outscale=1.0):
+    """Detect, align, restore and paste back every face of whole photos.
+
+    Writes ``restored_faces/<key>_<i>.png`` (method output), ``cropped_faces/<key>_<i>.png`` (the aligned
+    crop at the face's own resolution, capped at the method's output size), ``cmp/<key>_<i>.png`` (crop |
+    restored, side by side) and, last, ``restored_imgs/<key>.png`` (the photo with the faces pasted back),
+    whose existence marks the photo as finished.
+
+    Args:
+        items (list[InputItem]): Photos.
+        restorer (FaceRestorer): The method.
+        detector (RetinaFace): See ``whole_image.load_detector``.
+        out_dir (str): Output folder.
+        batch_size (int): Faces per forward pass. Default: 1.
+        overwrite (bool): Redo finished photos. Default: False.
+        progress (bool): Show a progress bar. Default: True.
+        conf_threshold (float): Detection threshold. Default: 0.8.
+        max_faces (int | None): Faces per photo, largest first. Default: None (all).
+        outscale (float): Scale of ``restored_imgs`` relative to the input photo. Default: 1.
+
+    Returns:
+        Summary: What was done.
+    """
+    summary, start = Summary(), time.time()
+    bar = _progress(len(items), progress)
+    for item in items:
+        final = os.path.join(out_dir, 'restored_imgs', f'{item.key}.png')
+        if os.path.exists(final) and not overwrite:
+            summary.existing += 1
+            bar.update(1)
+            continue
+        img = _read(item, summary)
+        if img is None or min(img.shape[:2]) < MIN_FACE_SIDE:
+            if img is not None:
+                summary.skipped.append((item.key, f'too small ({img.shape[1]}x{img.shape[0]})'))
+            bar.update(1)
+            continue
+        photo = to_uint8(img)
+        crops, matrices, sizes = [], [], []
+        for landmarks in detect_landmarks(detector, photo, conf_threshold, max_faces):
+            native = native_face_size(landmarks)
+            if native is None or native < MIN_FACE_SIDE:
+                continue
+            size = int(round(min(native, restorer.out_size)))
+            matrix = alignment(landmarks, size)
+            if matrix is not None:
+                crops.append(crop_face(img, matrix, size))
+                matrices.append(matrix)
+                sizes.append(size)
+        restored = []
+        for i in range(0, len(crops), batch_size):
+            restored += restorer.restore(crops[i:i + batch_size])
+        for i, (crop, face) in enumerate(zip(crops, restored)):
+            name = f'{item.key}_{i:02d}.png'
+            write_image_atomic(os.path.join(out_dir, 'cropped_faces', name), to_uint8(crop))
+            write_image_atomic(os.path.join(out_dir, 'restored_faces', name), face)
+            side_by_side = np.concatenate([to_uint8(bicubic_resize(crop, face.shape[0])), face], axis=1)
+            write_image_atomic(os.path.join(out_dir, 'cmp', name), side_by_side)
+        if not crops:
+            summary.no_face.append(item.key)
+        write_image_atomic(final, paste_faces(photo, restored, matrices, sizes, outscale))
+        summary.done += 1
+        summary.faces += len(crops)
+        bar.update(1)
+        bar.set_postfix(faces=summary.faces)
+    bar.close()
+    summary.seconds = time.time() - start
+    return summary

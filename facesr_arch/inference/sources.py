@@ -1,0 +1,58 @@
+"""Inference inputs: one image file, a folder of images, or a BasicSR LMDB, as named lazy items."""
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from ..data.image_io import IMAGE_EXTENSIONS, list_images, read_image, decode_image
+from ..data.lmdb_util import LmdbReader, read_meta_keys
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One input image: its output name and a function returning it as float BGR in [0, 1].
+
+    Reading is deferred so that a corrupt file fails (and is skipped) on its own, and finished outputs
+    are skipped without decoding their inputs.
+    """
+
+    key: str
+    read: Callable
+
+
+def _file_item(path):
+    return InputItem(os.path.splitext(os.path.basename(path))[0], lambda: read_image(path))
+
+
+def _lmdb_item(reader, root, key):
+    return InputItem(key, lambda: decode_image(reader.get(key), f'{root}:{key}'))
+
+
+def collect_inputs(path):
+    """Items of an image file, a folder (image extensions only, sorted) or an LMDB folder (``data.mdb``).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist, or a folder holds no images.
+    """
+    if os.path.isfile(path):
+        if not path.lower().endswith(IMAGE_EXTENSIONS):
+            raise ValueError(f'{path} is not an image file (extensions: {", ".join(IMAGE_EXTENSIONS)})')
+        return [_file_item(path)]
+    if os.path.isfile(os.path.join(path, 'data.mdb')):
+        reader = LmdbReader(path)
+        return [_lmdb_item(reader, path, key) for key in read_meta_keys(path)]
+    items = [_file_item(p) for p in list_images(path)]
+    if not items:
+        raise FileNotFoundError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) in {path}')
+    return items
+
+
+def check_output_dir(input_path, output_dir):
+    """Refuse an output folder that is the input folder (or the folder of an input file, or an LMDB).
+
+    Raises:
+        ValueError: Writing there could overwrite or pollute the inputs.
+    """
+    source = input_path if os.path.isdir(input_path) else os.path.dirname(os.path.abspath(input_path))
+    if os.path.realpath(source) == os.path.realpath(output_dir):
+        raise ValueError(f'The output folder {output_dir} is the input folder: choose another one '
+                         '(inputs are never overwritten)')

@@ -1,0 +1,92 @@
+"""What each method needs at inference: its input/output sizes, its extra inputs and how it is called.
+
+A :class:`MethodSpec` is all the inference code knows about a method; adding a method to inference means
+adding one spec here. Sizes are read from the built network, so tiny test models and paper-size models
+go through the same code.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+
+@dataclass(frozen=True)
+class Controls:
+    """User controls of the methods that have them.
+
+    Args:
+        upscale (float | None): The factor the input faces were downscaled by (GCFSR's condition when
+            the input size does not tell it, e.g. LR faces already upsampled to the output size). None
+            derives it from each input: output size / input side.
+        strength (float | None): GCFSR's generative-strength override: the conditional factor s fed to
+            the network whatever the real factor (paper 3.6: a larger s adds generated detail, a smaller
+            one keeps closer to the input). None uses the upscale factor.
+    """
+
+    upscale: Optional[float] = None
+    strength: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """How to run one method.
+
+    Args:
+        name (str): Registry name of the architecture.
+        task (str): 'fsr' (super-resolution of LR faces) or 'bfr' (restoration at a fixed size).
+        sizes (Callable): net -> (lr_size or None, in_size, out_size). ``lr_size`` is the LR size a
+            method bicubic-upsamples to ``in_size`` (W-Net); None feeds any face straight to ``in_size``.
+        condition (Callable | None): (net, input side, Controls) -> float per image passed to ``run``,
+            or None for methods without one.
+        run (Callable): (net, batch, condition tensor or None) -> restored batch.
+        weight_options (dict): CLI weight option -> network constructor argument holding a pretrained
+            file the network loads itself (StyleGAN2 prior, parsing network).
+    """
+
+    name: str
+    task: str
+    sizes: Callable
+    run: Callable
+    condition: Optional[Callable] = None
+    weight_options: dict = field(default_factory=dict)
+
+
+# GCFSR's trained factor range (paper 3.5: s in {4, ..., 64}, normalised by 64)
+GCFSR_FACTOR_RANGE = (4.0, 64.0)
+
+
+def gcfsr_condition(net, side, controls):
+    """GCFSR's normalised condition s / 64 for one input of side ``side``; None for the blind variant.
+
+    s is ``controls.strength``, else ``controls.upscale``, else out_size / side; it is clipped to the
+    trained range [4, 64] (an input already at the output size is treated as 4x, the mildest factor).
+    """
+    if net.blind:
+        return None
+    factor = controls.strength or controls.upscale or net.out_size / side
+    low, high = GCFSR_FACTOR_RANGE
+    return min(max(float(factor), low), high) / high
+
+
+def _run_gcfsr(net, x, condition):
+    return net(x) if net.blind else net(x, condition)
+
+
+SPECS = {
+    'GCFSR': MethodSpec(name='GCFSR', task='fsr', sizes=lambda net: (None, net.out_size, net.out_size),
+                        condition=gcfsr_condition, run=_run_gcfsr),
+}
+
+
+def get_spec(name):
+    """The :class:`MethodSpec` of an architecture registry name."""
+    if name not in SPECS:
+        raise ValueError(f'No inference support for architecture {name!r}; supported: {sorted(SPECS)}')
+    return SPECS[name]
+
+
+def condition_tensor(values, device):
+    """Per-image conditions (list of float or None) -> (b, 1) tensor, or None if the method has none."""
+    if values[0] is None:
+        return None
+    return torch.tensor(values, dtype=torch.float32, device=device).view(-1, 1)
