@@ -1,13 +1,15 @@
 """Architectures; importing this package registers them in BasicSR's ARCH_REGISTRY (explicitly, by name)."""
 from .. import _compat  # noqa: F401  (before any basicsr import)
 from .cfgpfssr_arch import CFGPFSSR
+from .discriminator_arch import FaceComponentDiscriminator
 from .gcfsr_arch import GCFSR
 from .mpcnet_arch import MPCNet, MPCNetDiscriminator
+from .pvfr_arch import MMRB, PVFR
 from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
 from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator',
+    'CFGPFSSR', 'FaceComponentDiscriminator', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
     'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]

@@ -3,6 +3,7 @@ from .. import _compat  # noqa: F401
 from .cfgpfssr_model import CFGPFSSRModel
 from .face_gan_model import FaceGANModel
 from .gcfsr_model import GCFSRModel
+from .pvfr_model import PVFRModel
 from .wnet_model import WNetModel
 
-__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'GCFSRModel', 'WNetModel']
+__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'GCFSRModel', 'PVFRModel', 'WNetModel']
