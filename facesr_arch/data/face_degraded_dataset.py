@@ -1,6 +1,4 @@
 """HQ faces (LMDB or folder) -> degraded LQ/GT pairs, degradation chosen by name in YAML."""
-import os
-
 import cv2
 import numpy as np
 import torch
@@ -8,9 +6,11 @@ from torch.utils import data
 
 from basicsr.utils.registry import DATASET_REGISTRY
 
-from .degradations import DEGRADATIONS, apply_degradation
-from .image_io import decode_image, list_images
-from .lmdb_util import LmdbReader, read_meta_keys
+from ..utils.face_parsing import flip_parsing
+from .batched_degradations import record_to_tensors
+from .degradations import BLIND_SAMPLERS, DEGRADATIONS, apply_degradation, sample_blind_params
+from .image_source import ImageSource
+from .sidecars import ComponentBoxes, ParsingMaps, flip_boxes
 
 
 def to_tensor(img, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
@@ -19,31 +19,6 @@ def to_tensor(img, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
     mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
     return (tensor - mean) / std
-
-
-class HQSource:
-    """HQ images from an LMDB (``*.lmdb`` folder with ``meta_info.txt``) or an image folder, by key."""
-
-    def __init__(self, root, io_backend):
-        self.root = root
-        self.backend = io_backend.get('type', 'disk')
-        if self.backend == 'lmdb':
-            self.keys = read_meta_keys(root)
-            self._reader = LmdbReader(root)
-        elif self.backend == 'disk':
-            self._paths = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(root)}
-            self.keys = sorted(self._paths)
-            if not self.keys:
-                raise FileNotFoundError(f'No images found in {root}')
-        else:
-            raise ValueError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
-
-    def read(self, key):
-        if self.backend == 'lmdb':
-            return decode_image(self._reader.get(key), f'{self.root}:{key}')
-        path = self._paths[key]
-        with open(path, 'rb') as f:
-            return decode_image(f.read(), path)
 
 
 @DATASET_REGISTRY.register()
@@ -64,14 +39,23 @@ class FaceDegradedPairDataset(data.Dataset):
             are the same every time. Default: False (training draws from the worker's seeded generator).
         seed (int): Seed of the deterministic mode. Default: 0.
         max_items (int | None): Use only the first N keys (small validation sets). Default: None.
+        degradation_on_device (bool): For the blind degradations (``BLIND_SAMPLERS``): draw the parameters
+            here and return them as 'degradation' instead of 'lq'; the model degrades the batch on its
+            device (``batched_degradations.py``, called by ``FaceBaseModel.feed_data``). Default: False.
+        parsing_root (str | None): Folder of ``<stem>.png`` label maps (``sidecars.ParsingMaps``); adds
+            'parsing', int64 (gt_size, gt_size), flipped with the image (left/right labels swapped).
+        components_file (str | None): JSON of eye/mouth boxes (``sidecars.ComponentBoxes``); adds
+            'box_left_eye', 'box_right_eye', 'box_mouth', float32 [x1, y1, x2, y2] in gt_size pixels,
+            mirrored and swapped left/right with the image.
 
-    Returns (per item): 'lq', 'gt' in [-1, 1], 'factor' (normalised condition, when the degradation draws
-    one), 'key', 'lq_path', 'gt_path' (the key, for BasicSR's validation naming).
+    Returns (per item): 'lq' (or 'degradation') and 'gt' in [-1, 1], 'factor' (normalised condition, when
+    the degradation draws one), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the key, for
+    BasicSR's validation naming).
     """
 
     option_keys = {
         'dataroot_gt', 'io_backend', 'gt_size', 'degradation', 'use_hflip', 'mean', 'std', 'factor_norm',
-        'deterministic', 'seed', 'max_items',
+        'deterministic', 'seed', 'max_items', 'degradation_on_device', 'parsing_root', 'components_file',
     }
 
     @staticmethod
@@ -85,11 +69,14 @@ class FaceDegradedPairDataset(data.Dataset):
             raise OptionError(f"Unknown degradation '{degradation['type']}' in {where}.degradation; "
                               f'known: {sorted(DEGRADATIONS)}')
         check_function_keys(DEGRADATIONS[degradation['type']], degradation, f'{where}.degradation')
+        if opt.get('degradation_on_device') and degradation['type'] not in BLIND_SAMPLERS:
+            raise OptionError(f"{where}.degradation_on_device needs a blind degradation ({sorted(BLIND_SAMPLERS)}), "
+                              f"got '{degradation['type']}'")
 
     def __init__(self, opt):
         super().__init__()
         self.opt = opt
-        self.source = HQSource(opt['dataroot_gt'], opt.get('io_backend', {'type': 'disk'}))
+        self.source = ImageSource(opt['dataroot_gt'], opt.get('io_backend', {'type': 'disk'}).get('type', 'disk'))
         self.keys = self.source.keys[:opt['max_items']] if opt.get('max_items') else self.source.keys
         self.gt_size = opt.get('gt_size')
         self.degradation = dict(opt['degradation'])
@@ -99,6 +86,9 @@ class FaceDegradedPairDataset(data.Dataset):
         self.factor_norm = float(opt.get('factor_norm', 64))
         self.deterministic = opt.get('deterministic', False)
         self.seed = opt.get('seed', 0)
+        self.on_device = opt.get('degradation_on_device', False)
+        self.parsing = ParsingMaps(opt['parsing_root']) if opt.get('parsing_root') else None
+        self.components = ComponentBoxes(opt['components_file']) if opt.get('components_file') else None
 
     def __len__(self):
         return len(self.keys)
@@ -112,17 +102,31 @@ class FaceDegradedPairDataset(data.Dataset):
     def __getitem__(self, index):
         key = self.keys[index]
         gt = self.source.read(key)
+        stored_size = gt.shape[:2]
         if self.gt_size is not None and gt.shape[:2] != (self.gt_size, self.gt_size):
             gt = cv2.resize(gt, (self.gt_size, self.gt_size), interpolation=cv2.INTER_AREA)
         elif gt.shape[0] != gt.shape[1]:
             raise ValueError(f'{key}: faces must be square aligned crops, got {gt.shape[1]}x{gt.shape[0]}; '
                              'set gt_size to resize')
+        size = gt.shape[0]
         rng = self._rng(index)
-        if self.use_hflip and rng.random() < 0.5:
+        flip = self.use_hflip and rng.random() < 0.5
+        if flip:
             gt = np.ascontiguousarray(gt[:, ::-1])
-        lq, record = apply_degradation(gt, rng, self.degradation)
-        item = {'lq': to_tensor(lq, self.mean, self.std), 'gt': to_tensor(gt, self.mean, self.std),
-                'key': key, 'lq_path': key, 'gt_path': key}
+        item = {'gt': to_tensor(gt, self.mean, self.std), 'key': key, 'lq_path': key, 'gt_path': key}
+        if self.on_device:
+            record = sample_blind_params(rng, self.degradation)
+            item['degradation'] = record_to_tensors(record)
+        else:
+            lq, record = apply_degradation(gt, rng, self.degradation)
+            item['lq'] = to_tensor(lq, self.mean, self.std)
         if 'factor' in record:
             item['factor'] = torch.tensor([record['factor'] / self.factor_norm], dtype=torch.float32)
+        if self.parsing is not None:
+            labels = self.parsing.read(key, size)
+            item['parsing'] = torch.from_numpy(flip_parsing(labels) if flip else labels)
+        if self.components is not None:
+            boxes = self.components.read(key, stored_size, size)
+            for name, box in (flip_boxes(boxes, size) if flip else boxes).items():
+                item[f'box_{name}'] = torch.from_numpy(box)
         return item

@@ -45,3 +45,16 @@ class LmdbReader:
             raise KeyError(f'Key {key!r} is listed in {self.lmdb_path}/meta_info.txt but has no data in the LMDB; '
                            'rebuild it with scripts/create_lmdb.py')
         return value
+
+
+def check_lmdb_keys(lmdb_path, keys):
+    """Raise a KeyError naming the keys of ``keys`` (from ``meta_info.txt``) absent from the LMDB.
+
+    Runs once when a dataset is built, so a stale ``meta_info.txt`` fails before training, not at the
+    first unlucky batch. Reads no values (zero-copy buffers).
+    """
+    with open_lmdb(lmdb_path).begin(write=False, buffers=True) as txn:
+        missing = [key for key in keys if txn.get(key.encode('ascii')) is None]
+    if missing:
+        raise KeyError(f'{len(missing)} key(s) listed in {lmdb_path}/meta_info.txt have no data in the LMDB, e.g. '
+                       f'{missing[:5]}; rebuild it with scripts/create_lmdb.py')

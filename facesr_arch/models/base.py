@@ -7,6 +7,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from basicsr.models.sr_model import SRModel
 
+from ..data.batched_degradations import degrade_batch
+
 
 class _atomic_torch_save:
     """Within the block, ``torch.save(obj, path)`` writes ``path.tmp`` and renames it over ``path``."""
@@ -53,9 +55,12 @@ class FaceBaseModel(SRModel):
         return net
 
     def feed_data(self, data):
-        self.lq = data['lq'].to(self.device)
         if 'gt' in data:
             self.gt = data['gt'].to(self.device)
+        if 'degradation' in data:  # dataset option degradation_on_device: degrade the batch here
+            self.lq = degrade_batch((self.gt + 1) / 2, data['degradation']) * 2 - 1
+        else:
+            self.lq = data['lq'].to(self.device)
 
     def generate(self, net):
         """Run a generator on the current batch; subclasses pass their extra inputs."""

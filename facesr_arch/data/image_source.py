@@ -1,0 +1,50 @@
+"""Images by key from an LMDB (BasicSR layout) or a folder, for every dataset of the package."""
+import os
+
+from .image_io import decode_image, list_images
+from .lmdb_util import LmdbReader, check_lmdb_keys, read_meta_keys
+
+
+def is_lmdb(path):
+    """True for a BasicSR LMDB folder (holds ``data.mdb``)."""
+    return os.path.isfile(os.path.join(path, 'data.mdb'))
+
+
+class ImageSource:
+    """Decoded images (float32 BGR in [0, 1]) keyed by file stem, from an LMDB or an image folder.
+
+    Args:
+        root (str): ``*.lmdb`` folder with ``meta_info.txt``, or a folder of images.
+        backend (str | None): 'lmdb' or 'disk'; None detects an LMDB by its ``data.mdb``.
+
+    Raises:
+        FileNotFoundError: Missing folder, or a folder without images.
+        KeyError: ``meta_info.txt`` lists keys the LMDB does not hold (named in the message).
+    """
+
+    def __init__(self, root, backend=None):
+        self.root = root
+        self.backend = backend or ('lmdb' if is_lmdb(root) else 'disk')
+        if self.backend == 'lmdb':
+            self.keys = read_meta_keys(root)
+            check_lmdb_keys(root, self.keys)
+            self._reader = LmdbReader(root)
+        elif self.backend == 'disk':
+            self._paths = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(root)}
+            self.keys = sorted(self._paths)
+            if not self.keys:
+                raise FileNotFoundError(f'No images found in {root}')
+        else:
+            raise ValueError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
+
+    def path(self, key):
+        """A name for the image in messages and results: the file path, or ``<lmdb>:<key>``."""
+        return self._paths[key] if self.backend == 'disk' else f'{self.root}:{key}'
+
+    def read(self, key):
+        if self.backend == 'lmdb':
+            return decode_image(self._reader.get(key), self.path(key))
+        if key not in self._paths:
+            raise KeyError(f'No image with stem {key!r} in {self.root}')
+        with open(self._paths[key], 'rb') as f:
+            return decode_image(f.read(), self._paths[key])
