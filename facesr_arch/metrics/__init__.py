@@ -1,2 +1,7 @@
-"""Metrics registered into BasicSR's METRIC_REGISTRY (BasicSR's own PSNR/SSIM/NIQE stay available)."""
-from .. import _compat  # noqa: F401
+"""Face-restoration metrics: pyiqa-backed PSNR / SSIM / LPIPS / NIQE / FID, IFQA, ArcFace identity, landmarks.
+
+Importing this package registers ``calculate_face_metric`` into BasicSR's METRIC_REGISTRY without importing
+pyiqa; :mod:`facesr_arch.metrics.iqa` (imported on the first metric build) imports pyiqa and registers IFQA
+into it. Reports over result folders: :mod:`facesr_arch.metrics.report`, ``scripts/calculate_metrics.py``.
+"""
+from . import basicsr_metrics  # noqa: F401
