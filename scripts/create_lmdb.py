@@ -23,19 +23,13 @@ from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image 
 
 def encode_png(path, compress_level):
     """Decode any supported image and re-encode it as 8-bit (or 16-bit) 3-channel PNG."""
-    img = read_image(path)
-    depth = 65535 if _is_16bit(path) else 255
-    dtype = np.uint16 if depth == 65535 else np.uint8
-    img = np.clip(np.round(img * depth), 0, depth).astype(dtype)
+    img, bit_depth = read_image(path, return_bit_depth=True)
+    peak, dtype = (65535, np.uint16) if bit_depth == 16 else (255, np.uint8)
+    img = np.clip(np.round(img * peak), 0, peak).astype(dtype)
     ok, buf = cv2.imencode('.png', img, [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
     if not ok:
         raise ImageDecodeError(f'{path}: PNG encoding failed')
     return buf.tobytes(), img.shape
-
-
-def _is_16bit(path):
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    return img is not None and img.dtype == np.uint16
 
 
 def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, batch=500):

@@ -12,7 +12,7 @@ class ImageDecodeError(ValueError):
     """An image file or LMDB entry that cannot be decoded."""
 
 
-def decode_image(content, source):
+def decode_image(content, source, return_bit_depth=False):
     """Decode image bytes to a float32 BGR array in [0, 1], shape (h, w, 3).
 
     Gray images are replicated to three channels, alpha is composited over white (faces cut out on a
@@ -21,6 +21,7 @@ def decode_image(content, source):
     Args:
         content (bytes | None): Encoded image.
         source (str): File path or LMDB key, for error messages.
+        return_bit_depth (bool): Also return the stored bit depth (8 or 16). Default: False.
 
     Raises:
         ImageDecodeError: Empty, truncated or non-image content.
@@ -30,6 +31,7 @@ def decode_image(content, source):
     img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageDecodeError(f'{source}: not a decodable image (corrupt, truncated or not an image)')
+    bit_depth = 16 if img.dtype == np.uint16 else 8
     if img.dtype == np.uint16:
         img = img.astype(np.float32) / 65535.0
     elif img.dtype == np.uint8:
@@ -47,17 +49,18 @@ def decode_image(content, source):
         img = img[:, :, :3] * img[:, :, 3:] + (1 - img[:, :, 3:])
     elif channels != 3:
         raise ImageDecodeError(f'{source}: unsupported channel count {channels}')
-    return np.ascontiguousarray(img)
+    img = np.ascontiguousarray(img)
+    return (img, bit_depth) if return_bit_depth else img
 
 
-def read_image(path):
+def read_image(path, return_bit_depth=False):
     """Read and decode an image file (see :func:`decode_image`)."""
     try:
         with open(path, 'rb') as f:
             content = f.read()
     except OSError as err:
         raise ImageDecodeError(f'{path}: cannot read ({err.strerror})') from err
-    return decode_image(content, path)
+    return decode_image(content, path, return_bit_depth)
 
 
 def write_atomic(path, data):
