@@ -6,11 +6,11 @@
 """
 import argparse
 import sys
+from dataclasses import replace
 
 from facesr_arch.data.image_io import read_image, write_image_atomic
 from facesr_arch.inference.cli import add_model_arguments, restorer_from_args
 from facesr_arch.inference.figures import labelled_grid
-from facesr_arch.inference.specs import Controls
 
 
 def modulation_strip(restorer, img, factors, side=256):
@@ -24,7 +24,7 @@ def modulation_strip(restorer, img, factors, side=256):
     """
     if restorer.spec.condition is None or getattr(restorer.net, 'blind', False):
         raise ValueError(f'{restorer.spec.name} has no conditional factor to sweep (the blind GCFSR neither)')
-    outputs = [restorer.restore([img], Controls(upscale=restorer.controls.upscale, strength=s))[0] for s in factors]
+    outputs = [restorer.restore([img], replace(restorer.controls, strength=s))[0] for s in factors]
     labels = [f'input {img.shape[1]}px'] + [f's = {s:g}' for s in factors]
     return labelled_grid([[img] + outputs], labels, side=side)
 

@@ -22,12 +22,11 @@ def add_model_arguments(parser):
                        help='checkpoint entry; default: the option file\'s, else params_ema when present')
     group.add_argument('--net-opt', action='append', metavar='KEY=VALUE',
                        help='network constructor option (repeatable), e.g. --net-opt out_size=512')
-    group.add_argument('--prior', help='StyleGAN2 prior weights, for methods that load one')
-    group.add_argument('--parsing-net', help='face-parsing network weights, for methods that load one')
-    group.add_argument('--upscale', type=float, help='GCFSR: factor the inputs were downscaled by '
-                       '(default: output size / input side)')
+    group.add_argument('--upscale', type=float, help='GCFSR: factor the inputs were downscaled by (default: '
+                       'output size / input side); W-Net: 4 or 8, faces are brought to 128/upscale px first')
     group.add_argument('--strength', type=float, help='GCFSR: conditional factor s fed to the network whatever '
                        'the real factor (generative strength, paper 3.6)')
+    group.add_argument('--size', type=int, help='W-Net: face side it runs at (default: 128, the paper\'s)')
     group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                        help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
@@ -37,10 +36,9 @@ def add_model_arguments(parser):
 def restorer_from_args(args):
     """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments."""
     block, weights, param_key = network_config(
-        args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt),
-        {'prior': args.prior, 'parsing': args.parsing_net})
+        args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
-    return FaceRestorer(net, get_spec(block['type']), args.device, Controls(args.upscale, args.strength),
+    return FaceRestorer(net, get_spec(block['type']), args.device, Controls(args.upscale, args.strength, args.size),
                         args.autocast, args.channels_last)
 
 

@@ -23,7 +23,7 @@ def parse_net_options(pairs):
     return out
 
 
-def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_options=None, weight_files=None):
+def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_options=None):
     """Resolve what to build: the network block, its weight file and the checkpoint key.
 
     Args:
@@ -34,8 +34,9 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
         param_key (str | None): 'params_ema' or 'params'; None takes the option file's key, else
             ``params_ema`` when the checkpoint has it, else ``params``.
         net_options (dict | None): Constructor arguments overriding the network block.
-        weight_files (dict | None): Spec weight options (e.g. {'prior': path}) set into the network block
-            under the constructor argument the method's spec names.
+
+    The pretrained-file arguments of the method (``MethodSpec.pretrained_args``: StyleGAN2 prior, parsing
+    network) are set to None: the trained checkpoint holds those weights, so a user needs only it.
 
     Returns:
         tuple[dict, str, str | None]: (network block with 'type', weight file, param key).
@@ -55,12 +56,12 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
     else:
         raise ValueError('Give a test option file (-opt) or an architecture (--arch) with --weights')
     block.update(net_options or {})
-    spec = get_spec(block['type'])
-    for option, path in (weight_files or {}).items():
-        if path is not None:
-            if option not in spec.weight_options:
-                raise ValueError(f'{block["type"]} takes no --{option} file')
-            block[spec.weight_options[option]] = path
+    for key_path in get_spec(block['type']).pretrained_args:
+        parent = block
+        for key in key_path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and key_path[-1] in parent:
+            parent[key_path[-1]] = None
     return block, weights, param_key
 
 

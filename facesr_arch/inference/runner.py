@@ -37,7 +37,7 @@ class FaceRestorer:
     def __init__(self, net, spec, device='cpu', controls=Controls(), autocast=False, channels_last=False):
         self.net, self.spec, self.controls = net, spec, controls
         self.device = torch.device(device)
-        self.lr_size, self.in_size, self.out_size = spec.sizes(net)
+        self.lr_size, self.in_size, self.out_size = spec.sizes(net, controls)
         self.autocast = autocast
         self.channels_last = channels_last
         if channels_last:

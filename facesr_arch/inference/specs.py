@@ -4,7 +4,7 @@ A :class:`MethodSpec` is all the inference code knows about a method; adding a m
 adding one spec here. Sizes are read from the built network, so tiny test models and paper-size models
 go through the same code.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
@@ -15,16 +15,20 @@ class Controls:
     """User controls of the methods that have them.
 
     Args:
-        upscale (float | None): The factor the input faces were downscaled by (GCFSR's condition when
-            the input size does not tell it, e.g. LR faces already upsampled to the output size). None
-            derives it from each input: output size / input side.
+        upscale (float | None): The factor the input faces were downscaled by. GCFSR: its condition when
+            the input size does not tell it (LR faces already upsampled to the output size); None derives it
+            from each input (output size / input side). W-Net (x4 / x8 models): faces are first brought to
+            128 / upscale px, the LR size the model was trained on; None feeds them straight to 128 px.
         strength (float | None): GCFSR's generative-strength override: the conditional factor s fed to
             the network whatever the real factor (paper 3.6: a larger s adds generated detail, a smaller
             one keeps closer to the input). None uses the upscale factor.
+        size (int | None): Input/output side of the fully convolutional W-Net (trained at 128 px; any
+            multiple of its size divisor runs). None: 128.
     """
 
     upscale: Optional[float] = None
     strength: Optional[float] = None
+    size: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,16 @@ class MethodSpec:
     Args:
         name (str): Registry name of the architecture.
         task (str): 'fsr' (super-resolution of LR faces) or 'bfr' (restoration at a fixed size).
-        sizes (Callable): net -> (lr_size or None, in_size, out_size). ``lr_size`` is the LR size a
-            method bicubic-upsamples to ``in_size`` (W-Net); None feeds any face straight to ``in_size``.
+        sizes (Callable): (net, Controls) -> (lr_size or None, in_size, out_size). ``lr_size`` is the LR
+            size a method bicubic-upsamples to ``in_size`` (W-Net); None feeds any face straight to
+            ``in_size`` (bicubic).
         condition (Callable | None): (net, input side, Controls) -> float per image passed to ``run``,
             or None for methods without one.
         run (Callable): (net, batch, condition tensor or None) -> restored batch.
-        weight_options (dict): CLI weight option -> network constructor argument holding a pretrained
-            file the network loads itself (StyleGAN2 prior, parsing network).
+        pretrained_args (tuple[tuple[str]]): Paths (in the network options) of constructor arguments
+            naming pretrained files the network loads while training starts (StyleGAN2 prior, parsing
+            network). A trained checkpoint holds those weights too, so inference sets them to None and needs
+            only the checkpoint.
     """
 
     name: str
@@ -48,7 +55,7 @@ class MethodSpec:
     sizes: Callable
     run: Callable
     condition: Optional[Callable] = None
-    weight_options: dict = field(default_factory=dict)
+    pretrained_args: tuple = ()
 
 
 # GCFSR's trained factor range (paper 3.5: s in {4, ..., 64}, normalised by 64)
@@ -72,9 +79,32 @@ def _run_gcfsr(net, x, condition):
     return net(x) if net.blind else net(x, condition)
 
 
+def _run_image_only(net, x, condition):
+    return net(x)
+
+
+# W-Net works on 128 px faces for both its x4 and x8 models (section 4.2)
+WNET_SIZE = 128
+
+
+def _wnet_sizes(net, controls):
+    size = controls.size or WNET_SIZE
+    if size % net.min_size_divisor:
+        raise ValueError(f'W-Net needs a size divisible by {net.min_size_divisor}, got {size}')
+    lr_size = int(round(size / controls.upscale)) if controls.upscale else None
+    return lr_size, size, size
+
+
 SPECS = {
-    'GCFSR': MethodSpec(name='GCFSR', task='fsr', sizes=lambda net: (None, net.out_size, net.out_size),
+    'CFGPFSSR': MethodSpec(name='CFGPFSSR', task='fsr', sizes=lambda net, controls: (None, net.in_size, net.out_size),
+                           run=_run_image_only, pretrained_args=(('prior_path', ), ('parser_opt', 'weights_path'))),
+    'GCFSR': MethodSpec(name='GCFSR', task='fsr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
                         condition=gcfsr_condition, run=_run_gcfsr),
+    'MPCNet': MethodSpec(name='MPCNet', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
+                         run=_run_image_only, pretrained_args=(('gan_prior_path', ), ('parsing_prior_path', ))),
+    'PVFR': MethodSpec(name='PVFR', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
+                       run=_run_image_only, pretrained_args=(('prior_path', ), )),
+    'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only),
 }
 
 
