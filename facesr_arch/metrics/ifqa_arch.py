@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from facesr_arch.utils.weights import load_state_dict
 
 IFQA_FILE_NAME = 'IFQA_Metric.pth'
-IFQA_HOW_TO_GET = ('Download IFQA_Metric.pth from the IFQA authors\' release (github.com/VCLLab/IFQA, '
+IFQA_HOW_TO_GET = ('Download IFQA_Metric.pth from the IFQA authors\' release (github.com/AIM-SKKU/IFQA, '
                    '"weights" folder) and place it in the pyiqa cache folder ($TORCH_HOME/hub/pyiqa/) or pass '
                    'its path explicitly.')
 

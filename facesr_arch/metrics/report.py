@@ -1,0 +1,338 @@
+"""Paper-style metric reports over result folders: pairing, batched scoring, table, CSV / JSON / PNG outputs.
+
+One or more result folders (one per method) are scored against a GT folder (pairs matched by file stem;
+unmatched files on either side are listed) or, without GT, by the no-reference metrics alone. Outputs in
+``out_dir``:
+
+- ``metrics.md``: methods as rows, metrics as columns with arrows for the better direction; per column the
+  best value is bold and, with three or more methods, the second best underlined. Variants below the table.
+- ``metrics.csv``: the same means; ``per_image.csv``: one row per (method, image, metric).
+- ``metrics.json``: means, per-image values, metric variants, unmatched files, unreadable files,
+  unavailable metrics with their reason, the identity threshold curve (W-Net Fig. 6), weight files used,
+  options and package versions. Scoring the same folders twice writes identical files.
+- ``timings.json``: seconds spent per method and metric (kept apart so ``metrics.json`` is reproducible).
+- ``bar_<metric>.png`` per metric and ``identity_threshold_curve.png``.
+"""
+import csv
+import importlib.metadata
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image
+
+from .catalog import METRICS, build_metric, variant
+from .identity import threshold_curve
+
+
+def pair_files(result_dir, gt_dir=None):
+    """Match result images to GT images by file stem.
+
+    Args:
+        result_dir (str): Folder of results.
+        gt_dir (str | None): Folder of ground truths; None: every result stands alone.
+
+    Returns:
+        tuple[list[tuple[str, str, str | None]], dict[str, list[str]]]: ``(stem, result, gt)`` sorted by
+        stem, and the unmatched stems: ``{'results_without_gt': [...], 'gt_without_result': [...]}``.
+
+    Raises:
+        ValueError: Two images of one folder share a stem (e.g. ``a.png`` and ``a.jpg``).
+    """
+    results = _by_stem(result_dir)
+    if gt_dir is None:
+        return [(stem, path, None) for stem, path in results.items()], {'results_without_gt': [],
+                                                                         'gt_without_result': []}
+    gts = _by_stem(gt_dir)
+    pairs = [(stem, results[stem], gts[stem]) for stem in results if stem in gts]
+    unmatched = {'results_without_gt': [s for s in results if s not in gts],
+                 'gt_without_result': [s for s in gts if s not in results]}
+    return pairs, unmatched
+
+
+def _by_stem(folder):
+    files = {}
+    for path in list_images(folder):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in files:
+            raise ValueError(f'{folder}: {os.path.basename(files[stem])} and {os.path.basename(path)} share the '
+                             f'stem {stem!r}; pairing by stem needs one image per stem')
+        files[stem] = path
+    return dict(sorted(files.items()))
+
+
+def _to_tensor(img):
+    """float BGR HWC array -> RGB (3, h, w) tensor."""
+    return torch.from_numpy(np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)))
+
+
+def _batches(pairs, batch_size, errors):
+    """Yield ``(stems, images, gts)`` batches of equal-sized, readable pairs; failures go to ``errors``."""
+    stems, imgs, gts = [], [], []
+    for stem, result_path, gt_path in pairs:
+        try:
+            img = _to_tensor(read_image(result_path))
+            gt = None if gt_path is None else _to_tensor(read_image(gt_path))
+        except ImageDecodeError as err:
+            errors.append({'image': stem, 'error': str(err)})
+            continue
+        if gt is not None and gt.shape != img.shape:
+            errors.append({'image': stem, 'error': f'size {tuple(img.shape[1:])} differs from GT '
+                                                   f'{tuple(gt.shape[1:])}'})
+            continue
+        if stems and (len(stems) == batch_size or img.shape != imgs[0].shape):
+            yield stems, torch.stack(imgs), None if gts[0] is None else torch.stack(gts)
+            stems, imgs, gts = [], [], []
+        stems.append(stem)
+        imgs.append(img)
+        gts.append(gt)
+    if stems:
+        yield stems, torch.stack(imgs), None if gts[0] is None else torch.stack(gts)
+
+
+def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progress=True, desc=''):
+    """Per-image scores of one result folder.
+
+    Args:
+        result_dir (str): Results.
+        gt_dir (str | None): Ground truths (None: no-reference metrics only).
+        scorers (dict[str, Callable]): Per-image metrics by name (built by ``build_metric``).
+        device (str): Device the batches are moved to. Default: 'cpu'.
+        batch_size (int): Images per batch. Default: 4.
+        progress (bool): Show a progress bar. Default: True.
+        desc (str): Progress bar label.
+
+    Returns:
+        dict: ``per_image`` {metric: {stem: value}}, ``seconds`` {metric: s}, ``unmatched``, ``errors``,
+        ``images`` (number of pairs).
+    """
+    pairs, unmatched = pair_files(result_dir, gt_dir)
+    per_image = {name: {} for name in scorers}
+    seconds = dict.fromkeys(scorers, 0.0)
+    errors = []
+    with tqdm(total=len(pairs), desc=desc, disable=not progress, unit='img') as bar:
+        for stems, imgs, gts in _batches(pairs, batch_size, errors):
+            imgs = imgs.to(device)
+            gts = None if gts is None else gts.to(device)
+            for name, scorer in scorers.items():
+                start = time.perf_counter()
+                with torch.no_grad():
+                    values = scorer(imgs, gts) if METRICS[name].kind == 'FR' else scorer(imgs)
+                seconds[name] += time.perf_counter() - start
+                per_image[name].update(zip(stems, values.double().cpu().tolist()))
+            bar.update(len(stems))
+    return {'per_image': per_image, 'seconds': seconds, 'unmatched': unmatched, 'errors': errors,
+            'images': len(pairs)}
+
+
+def build_scorers(names, device, options, weights):
+    """Build the named metrics; those that cannot be built are returned with the reason.
+
+    Args:
+        names (list[str]): Metric names.
+        device (str): Device.
+        options (dict): ``color_space``, ``crop_border``, ``arcface_arch``, ``batch_size``.
+        weights (dict[str, str]): Checkpoint per metric (ifqa / identity / landmark); absent: default place.
+
+    Returns:
+        tuple[dict, dict[str, str]]: Built metrics by name, and unavailable metrics with their reason.
+    """
+    built, unavailable = {}, {}
+    for name in names:
+        try:
+            built[name] = build_metric(name, device=device, weights=weights.get(name), **options)
+        except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
+            unavailable[name] = f'{type(err).__name__}: {err}'
+    return built, unavailable
+
+
+def compute_report(methods, gt_dir=None, metric_names=None, device='cpu', batch_size=4, color_space='ycbcr',
+                   crop_border=0, arcface_arch='ir_se50', weights=None, fid_reference=None, progress=True):
+    """Score every method folder and gather the report (see the module docstring for its content).
+
+    Args:
+        methods (dict[str, str]): Method name -> result folder.
+        gt_dir (str | None): GT folder; None: no-reference metrics (and FID against ``fid_reference``).
+        metric_names (list[str] | None): Metrics; None: all that apply (FR ones only with a GT folder, FID
+            only with a reference).
+        device (str): Device. Default: 'cpu'.
+        batch_size (int): Images per batch. Default: 4.
+        color_space (str): Y-channel colour space ('ycbcr' or 'yiq'). Default: 'ycbcr'.
+        crop_border (int): Border excluded by PSNR / SSIM / NIQE. Default: 0.
+        arcface_arch (str): Identity network. Default: 'ir_se50'.
+        weights (dict[str, str] | None): Checkpoints for ifqa / identity / landmark.
+        fid_reference (str | None): FID reference folder or .npz; None: the GT folder.
+        progress (bool): Progress bars. Default: True.
+
+    Returns:
+        tuple[dict, dict]: The report (written to metrics.json) and the timings (timings.json).
+    """
+    fid_reference = fid_reference or gt_dir
+    if metric_names is None:
+        metric_names = [n for n, info in METRICS.items()
+                        if info.kind == 'NR' or (info.kind == 'FR' and gt_dir) or (info.kind == 'set' and fid_reference)]
+    options = {'color_space': color_space, 'crop_border': crop_border, 'arcface_arch': arcface_arch}
+    variants = {name: variant(name, **options) for name in metric_names}
+    scorers, unavailable = build_scorers(metric_names, device, dict(options, batch_size=batch_size), weights or {})
+    if gt_dir is None:
+        for name in [n for n in scorers if METRICS[n].kind == 'FR']:
+            unavailable[name] = 'full-reference metric: no GT folder given (--gt)'
+            del scorers[name]
+    if 'fid' in scorers and not fid_reference:
+        unavailable['fid'] = 'no reference set: give a GT folder (--gt) or --fid-ref FOLDER_OR_NPZ'
+        del scorers['fid']
+    per_image_scorers = {n: s for n, s in scorers.items() if METRICS[n].kind != 'set'}
+
+    report = {'gt': gt_dir, 'methods': dict(methods),
+              'metrics': {n: {'label': METRICS[n].label, 'variant': variants[n], 'lower_better': METRICS[n].lower_better,
+                              'kind': METRICS[n].kind} for n in metric_names},
+              'unavailable': unavailable, 'summary': {}, 'per_image': {}, 'images': {}, 'unmatched': {},
+              'errors': {}}
+    timings = {}
+    for method, folder in methods.items():
+        scored = score_folder(folder, gt_dir, per_image_scorers, device, batch_size, progress, desc=method)
+        summary = {n: float(np.mean(list(v.values()))) if v else None for n, v in scored['per_image'].items()}
+        seconds = scored['seconds']
+        if 'fid' in scorers:
+            start = time.perf_counter()
+            try:
+                summary['fid'] = scorers['fid'](folder, fid_reference)
+            except ValueError as err:
+                summary['fid'] = None
+                scored['errors'].append({'image': None, 'error': f'FID: {err}'})
+            seconds['fid'] = time.perf_counter() - start
+        report['summary'][method] = {n: summary[n] for n in metric_names if n in summary}
+        report['per_image'][method] = scored['per_image']
+        report['images'][method] = scored['images']
+        report['unmatched'][method] = scored['unmatched']
+        report['errors'][method] = scored['errors']
+        timings[method] = {'images': scored['images'], 'seconds': seconds}
+    if 'identity' in per_image_scorers:
+        report['identity_threshold_curve'] = {}
+        for method in methods:
+            thresholds, fractions = threshold_curve(report['per_image'][method]['identity'].values())
+            report['identity_threshold_curve'][method] = {'thresholds': thresholds, 'fractions': fractions}
+    report['weight_files'] = {n: [{'path': os.path.abspath(p), 'bytes': os.path.getsize(p)} for p in s.weight_files]
+                              for n, s in scorers.items()}
+    report['options'] = dict(options, fid_reference=fid_reference, batch_size=batch_size)
+    report['versions'] = package_versions()
+    return report, timings
+
+
+def package_versions():
+    """Versions of the packages that define the numbers."""
+    import facesr_arch
+    versions = {'facesr_arch': facesr_arch.__version__}
+    for package in ('pyiqa', 'torch', 'torchvision', 'basicsr', 'facexlib', 'numpy', 'scipy'):
+        versions[package] = importlib.metadata.version(package)
+    return versions
+
+
+def _ranks(values, lower_better, decimals):
+    """Rank (0 best, 1 second) of each displayed value; ties share a rank; None values get no rank."""
+    shown = sorted({round(v, decimals) for v in values if v is not None}, reverse=not lower_better)
+    return [None if v is None else shown.index(round(v, decimals)) for v in values]
+
+
+def markdown_table(report):
+    """The report as a paper-style markdown table, followed by variants and unavailable metrics."""
+    methods = list(report['summary'])
+    names = [n for n in report['metrics'] if n not in report['unavailable']]
+    header = '| Method | ' + ' | '.join(f'{METRICS[n].label}{METRICS[n].arrow}' for n in names) + ' |'
+    rows = [header, '|' + '---|' * (len(names) + 1)]
+    columns = []
+    for name in names:
+        info = METRICS[name]
+        values = [report['summary'][m].get(name) for m in methods]
+        ranks = _ranks(values, info.lower_better, info.decimals)
+        cells = []
+        for value, rank in zip(values, ranks):
+            text = 'n/a' if value is None else f'{value:.{info.decimals}f}'
+            if rank == 0 and len(methods) > 1:
+                text = f'**{text}**'
+            elif rank == 1 and len(methods) > 2:
+                text = f'<u>{text}</u>'
+            cells.append(text)
+        columns.append(cells)
+    for i, method in enumerate(methods):
+        rows.append(f'| {method} | ' + ' | '.join(column[i] for column in columns) + ' |')
+    lines = rows + ['', 'Metrics:']
+    lines += [f'- {METRICS[n].label}{METRICS[n].arrow}: {report["metrics"][n]["variant"]}' for n in names]
+    for name, reason in report['unavailable'].items():
+        lines.append(f'- {METRICS[name].label}: unavailable ({reason})')
+    for method in methods:
+        unmatched = report['unmatched'][method]
+        for side, stems in unmatched.items():
+            if stems:
+                lines.append(f'- {method}: {len(stems)} {side.replace("_", " ")}: {", ".join(stems)}')
+        for error in report['errors'][method]:
+            lines.append(f'- {method}: skipped {error["image"]}: {error["error"]}')
+    return '\n'.join(lines) + '\n'
+
+
+def write_report(report, timings, out_dir):
+    """Write metrics.md / .csv / .json, per_image.csv, timings.json and the PNG charts into ``out_dir``.
+
+    Returns:
+        dict[str, str]: Output kind -> path.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {kind: os.path.join(out_dir, name) for kind, name in (
+        ('markdown', 'metrics.md'), ('csv', 'metrics.csv'), ('per_image_csv', 'per_image.csv'),
+        ('json', 'metrics.json'), ('timings', 'timings.json'))}
+    with open(paths['markdown'], 'w') as f:
+        f.write(markdown_table(report))
+    names = [n for n in report['metrics'] if n not in report['unavailable']]
+    with open(paths['csv'], 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['method'] + [f'{n} ({"lower" if METRICS[n].lower_better else "higher"} is better)'
+                                      for n in names])
+        for method, summary in report['summary'].items():
+            writer.writerow([method] + ['' if summary.get(n) is None else repr(summary[n]) for n in names])
+    with open(paths['per_image_csv'], 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['method', 'image', 'metric', 'value'])
+        for method, per_metric in report['per_image'].items():
+            for name, values in per_metric.items():
+                writer.writerows([method, stem, name, repr(value)] for stem, value in values.items())
+    with open(paths['json'], 'w') as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+    with open(paths['timings'], 'w') as f:
+        json.dump(timings, f, indent=1)
+    paths.update(plot_report(report, out_dir))
+    return paths
+
+
+def plot_report(report, out_dir):
+    """A bar chart per metric (``bar_<metric>.png``) and the identity threshold curve, if computed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    paths = {}
+    methods = list(report['summary'])
+    for name in [n for n in report['metrics'] if n not in report['unavailable']]:
+        values = [report['summary'][m].get(name) for m in methods]
+        fig, ax = plt.subplots(figsize=(max(3.0, 1.0 + 0.9 * len(methods)), 3.2))
+        ax.bar(methods, [np.nan if v is None else v for v in values], color='tab:blue')
+        ax.set_title(f'{METRICS[name].label} ({"lower" if METRICS[name].lower_better else "higher"} is better)')
+        ax.tick_params(axis='x', labelrotation=30)
+        fig.tight_layout()
+        paths[f'bar_{name}'] = os.path.join(out_dir, f'bar_{name}.png')
+        fig.savefig(paths[f'bar_{name}'], dpi=100, metadata={'Software': None})
+        plt.close(fig)
+    if 'identity_threshold_curve' in report:
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        for method, curve in report['identity_threshold_curve'].items():
+            ax.plot(curve['thresholds'], curve['fractions'], marker='.', label=method)
+        ax.set_xlabel('identity similarity threshold')
+        ax.set_ylabel('fraction of images above')
+        ax.legend()
+        fig.tight_layout()
+        paths['identity_curve'] = os.path.join(out_dir, 'identity_threshold_curve.png')
+        fig.savefig(paths['identity_curve'], dpi=100, metadata={'Software': None})
+        plt.close(fig)
+    return paths
