@@ -2,7 +2,9 @@
 from .. import _compat  # noqa: F401  (before any basicsr import)
 from .cfgpfssr_arch import CFGPFSSR
 from .discriminator_arch import FaceComponentDiscriminator
+from .arcface_arch import FaceArcFace
 from .gcfsr_arch import GCFSR
+from .parsing_arch import FaceBiSeNet, FaceParseNet
 from .mpcnet_arch import MPCNet, MPCNetDiscriminator
 from .pvfr_arch import MMRB, PVFR
 from .stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator
@@ -10,6 +12,6 @@ from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'FaceComponentDiscriminator', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
+    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
     'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]
