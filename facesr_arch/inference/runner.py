@@ -62,7 +62,8 @@ class FaceRestorer:
             list[ndarray]: uint8 BGR faces of side ``out_size``.
         """
         controls = controls or self.controls
-        x = torch.stack([prepare_face(face, self.in_size, self.lr_size) for face in faces]).to(self.device)
+        x = torch.stack([prepare_face(face, self.in_size, self.lr_size, self.spec.mean, self.spec.std)
+                         for face in faces]).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         condition = None
@@ -73,7 +74,7 @@ class FaceRestorer:
                                    torch.bfloat16) if self.autocast else contextlib.nullcontext()
         with torch.no_grad(), precision:
             out = self.spec.run(self.net, x, condition)
-        return [tensor_to_image(o) for o in out]
+        return [tensor_to_image(o, self.spec.mean, self.spec.std) for o in out]
 
 
 @dataclass

@@ -48,6 +48,8 @@ class MethodSpec:
             naming pretrained files the network loads while training starts (StyleGAN2 prior, parsing
             network). A trained checkpoint holds those weights too, so inference sets them to None and needs
             only the checkpoint.
+        mean, std (tuple[float]): The normalisation the method was trained with (its datasets' mean / std).
+            Default: 0.5 / 0.5, i.e. [-1, 1]; W-Net: 0 / 1, i.e. [0, 1].
     """
 
     name: str
@@ -56,6 +58,8 @@ class MethodSpec:
     run: Callable
     condition: Optional[Callable] = None
     pretrained_args: tuple = ()
+    mean: tuple = (0.5, 0.5, 0.5)
+    std: tuple = (0.5, 0.5, 0.5)
 
 
 # GCFSR's trained factor range (paper 3.5: s in {4, ..., 64}, normalised by 64)
@@ -104,7 +108,8 @@ SPECS = {
                          run=_run_image_only, pretrained_args=(('gan_prior_path', ), ('parsing_prior_path', ))),
     'PVFR': MethodSpec(name='PVFR', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
                        run=_run_image_only, pretrained_args=(('prior_path', ), )),
-    'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only),
+    'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only, mean=(0.0, 0.0, 0.0),
+                       std=(1.0, 1.0, 1.0)),
 }
 
 
