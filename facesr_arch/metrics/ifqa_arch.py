@@ -87,7 +87,7 @@ class IFQANet(nn.Module):
         for size, cin, cout in zip((128, 64, 32, 16, 8), channels[:-1], channels[1:]):
             self.add_module(f'encoder{size}', IFQAResBlock(cin, cout, 'down'))
         self.btn = nn.Sequential(*[IFQAResBlock(1024, 1024) for _ in range(4)])
-        for size, cin, cout in zip((16, 32, 64, 128), channels[:1:-1], channels[-2:1:-1]):
+        for size, cin, cout in zip((16, 32, 64, 128), channels[:1:-1], channels[-2:0:-1]):
             self.add_module(f'decoder{size}', IFQAResBlock(cin, cout, 'up'))
         self.decoder256 = nn.Sequential(IFQAResBlock(64, 1, 'up'), nn.Sigmoid())
         if pretrained:

@@ -202,6 +202,7 @@ class FID:
         self.model = pyiqa.create_metric('fid', device=torch.device(device)).net.model
         self.device = torch.device(device)
         self.batch_size = batch_size
+        self._reference_statistics = {}
 
     def features(self, folder):
         """Inception pool features (n, 2048) of every image under ``folder``."""
@@ -209,14 +210,17 @@ class FID:
                                    device=self.device, mode='clean', verbose=False)
 
     def statistics(self, reference):
-        """(mu, sigma) of a reference folder, or read from a .npz holding 'mu' and 'sigma'."""
-        if os.path.isdir(reference):
-            feats = self.features(reference)
-            return feats.mean(axis=0), np.cov(feats, rowvar=False)
-        path = require_file(reference, 'FID reference statistics',
-                            'Pass a folder of reference images or a .npz with "mu" and "sigma" arrays.')
-        with np.load(path) as stats:
-            return stats['mu'], stats['sigma']
+        """(mu, sigma) of a reference folder, or read from a .npz holding 'mu' and 'sigma'; cached per reference."""
+        if reference not in self._reference_statistics:
+            if os.path.isdir(reference):
+                feats = self.features(reference)
+                self._reference_statistics[reference] = feats.mean(axis=0), np.cov(feats, rowvar=False)
+            else:
+                path = require_file(reference, 'FID reference statistics',
+                                    'Pass a folder of reference images or a .npz with "mu" and "sigma" arrays.')
+                with np.load(path) as stats:
+                    self._reference_statistics[reference] = stats['mu'], stats['sigma']
+        return self._reference_statistics[reference]
 
     def __call__(self, folder, reference):
         """FID between the images under ``folder`` and ``reference`` (folder or .npz statistics)."""
