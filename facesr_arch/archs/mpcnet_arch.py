@@ -21,11 +21,14 @@ from basicsr.utils.registry import ARCH_REGISTRY
 
 from ..utils.weights import load_state_dict
 from .modules import RCAB, SFTLayer, adaptive_instance_norm
+from .parsing_arch import FaceParseNet
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
 GUIDE_SOFTMAX_AXES = ('source', 'channel')
 GAN_PRIOR_SOURCE = ('train it with a FaceStyleGAN2Generator option file at 512 px on FFHQ (noise_mode: none, '
                     'section 3.2.2), or convert a public StyleGAN2 checkpoint with scripts/convert_weights.py')
+PARSER_SOURCE = ('pretrain it on CelebAMask-HQ at 512 px with the MPCNet degradation (section 4.1) using the parsing '
+                 'option file under options/train/Parsing/ (FaceParseNet, min_feat_size: 4)')
 
 
 def apff_fusion(gan_feat, spatial_feat, guide, softmax_axis='source'):
@@ -217,9 +220,14 @@ class MPCNet(nn.Module):
         use_parsing_prior (bool): Table 1 'w/o Parsing map prior' when False. Default: True.
         use_adain (bool): Table 1 'w/o AdaIN' when False. Default: True.
         use_sft (bool): Table 1 'w/o SFT' when False. Default: True.
+        parser_opt (dict | None): Keyword arguments of the parsing mask prediction network
+            :class:`~facesr_arch.archs.parsing_arch.FaceParseNet` (3.2.3); ``in_size`` defaults to ``out_size``
+            and ``min_feat_size`` must be 4 (7 down- and 7 up-sampling blocks at 512), so that its up-sampling
+            blocks give F_parse at every APFF resolution. None uses FaceParseNet's defaults. Default: None.
         gan_prior_path (str | None): Pretrained FaceStyleGAN2Generator (noise-free) checkpoint. None builds it
             randomly (the full MPCNet checkpoint then supplies it, or tests). Default: None.
-        parsing_prior_path (str | None): Pretrained parsing network checkpoint (3.2.3). Default: None.
+        parsing_prior_path (str | None): Pretrained FaceParseNet checkpoint (3.2.3). None builds it randomly, as
+            ``gan_prior_path``. Default: None.
         freeze_priors (bool): Keep both pretrained priors fixed (the paper embeds them as pretrained
             priors and reports no fine-tuning). Default: True.
         use_spectral_norm (bool): Spectral normalisation on the trained convolutions. Default: True.
@@ -227,8 +235,8 @@ class MPCNet(nn.Module):
 
     def __init__(self, out_size=512, num_style_feat=512, channel_multiplier=2, narrow=1.0, gan_num_mlp=8,
                  num_group_blocks=2, num_latent_mlp=4, num_rcab=2, softmax_axis='source', use_gan_prior=True,
-                 use_parsing_prior=True, use_adain=True, use_sft=True, gan_prior_path=None, parsing_prior_path=None,
-                 freeze_priors=True, use_spectral_norm=True):
+                 use_parsing_prior=True, use_adain=True, use_sft=True, parser_opt=None, gan_prior_path=None,
+                 parsing_prior_path=None, freeze_priors=True, use_spectral_norm=True):
         super().__init__()
         log_size = int(math.log2(out_size)) if out_size > 0 else 0
         if 2**log_size != out_size or not 8 <= out_size <= 1024:
@@ -248,18 +256,35 @@ class MPCNet(nn.Module):
         self.encoder = nn.ModuleList(
             DownResidualGroup(channels[res], channels[res // 2], num_group_blocks)
             for res in reversed(self.decoder_resolutions))
-        # F_latent = MLP(global pooling of F_spatial) (eq. 3)
-        latent_layers = []
-        in_features = channels[4]
-        for i in range(num_latent_mlp):
-            latent_layers.append(nn.Linear(in_features, num_style_feat))
-            if i < num_latent_mlp - 1:
-                latent_layers.append(nn.LeakyReLU(0.2, True))
-            in_features = num_style_feat
-        self.latent_mlp = nn.Sequential(*latent_layers)
+        # F_latent = MLP(global pooling of F_spatial) (eq. 3), only needed to drive the GAN prior
+        if use_gan_prior:
+            latent_layers = []
+            in_features = channels[4]
+            for i in range(num_latent_mlp):
+                latent_layers.append(nn.Linear(in_features, num_style_feat))
+                if i < num_latent_mlp - 1:
+                    latent_layers.append(nn.LeakyReLU(0.2, True))
+                in_features = num_style_feat
+            self.latent_mlp = nn.Sequential(*latent_layers)
+
+        # pretrained parsing mask prediction network (3.2.3); built first for the widths of F_parse
+        self.parsing_prior = None
+        parse_channels = {res: 0 for res in self.decoder_resolutions}
+        if use_parsing_prior:
+            parser_opt = {'in_size': out_size, **(parser_opt or {})}
+            if parser_opt.get('min_feat_size', 4) != 4 or parser_opt['in_size'] != out_size:
+                raise ValueError(f'MPCNet needs a parser with in_size={out_size} and min_feat_size=4 (F_parse at '
+                                 f'every APFF resolution), got {parser_opt}')
+            parser = FaceParseNet(**parser_opt)
+            if parsing_prior_path is not None:
+                parser.load_state_dict(
+                    load_state_dict(parsing_prior_path, f'MPCNet parsing prior (FaceParseNet, {out_size} px)',
+                                    PARSER_SOURCE))
+            # widths of its up-sampling blocks (facexlib ResidualBlock: conv2 gives the block output), 8 .. out_size
+            parse_channels = {res: block.conv2.conv2d.out_channels
+                              for res, block in zip(self.decoder_resolutions, parser.decoder)}
 
         # decoder: upsampling + APFF blocks (3.3) + ToRGB
-        parse_channels = {res: 0 for res in self.decoder_resolutions}
         self.upsamples = nn.ModuleList(
             nn.Sequential(nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False),
                           conv3x3(channels[res // 2], channels[res]), nn.LeakyReLU(0.2, True))
@@ -274,7 +299,9 @@ class MPCNet(nn.Module):
                 if isinstance(module, nn.Conv2d):
                     spectral_norm(module)
 
-        # pretrained priors, added after spectral normalisation so that they keep their weights
+        # pretrained priors, attached after spectral normalisation so that they keep their weights
+        if use_parsing_prior:
+            self.parsing_prior = parser
         self.gan_prior = None
         if use_gan_prior:
             self.gan_prior = FaceStyleGAN2Generator(out_size, num_style_feat, gan_num_mlp, channel_multiplier, narrow,
@@ -288,7 +315,19 @@ class MPCNet(nn.Module):
                 prior.requires_grad_(False).eval()
 
     def _priors(self):
-        return [prior for prior in (self.gan_prior, ) if prior is not None]
+        return [prior for prior in (self.gan_prior, self.parsing_prior) if prior is not None]
+
+    @staticmethod
+    def _parse_features(parser, x):
+        """F_parse^j: outputs of the parser's up-sampling blocks, keyed by resolution (its forward pass up
+        to the final output convolution, which MPCNet does not need)."""
+        feat = parser.encoder(x)
+        feat = feat + parser.body(feat)
+        features = {}
+        for block in parser.decoder:
+            feat = block(feat)
+            features[feat.shape[-1]] = feat
+        return features
 
     def train(self, mode=True):
         """Train mode for the trained parts; frozen priors stay in eval mode."""
@@ -319,6 +358,9 @@ class MPCNet(nn.Module):
             latent = self.latent_mlp(feat.mean(dim=(2, 3)))  # eq. 3
             _, gan_feats = self.gan_prior(latent, input_is_latent=True, return_features=True)
         parse_feats = {}
+        if self.use_parsing_prior:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_priors):
+                parse_feats = self._parse_features(self.parsing_prior, x)
         for res, upsample, apff in zip(self.decoder_resolutions, self.upsamples, self.apff_blocks):
             spatial = upsample(feat) + skips[res]
             feat = apff(spatial, gan_feats.get(res), parse_feats.get(res))
