@@ -3,7 +3,8 @@ from .. import _compat  # noqa: F401
 from .cfgpfssr_model import CFGPFSSRModel
 from .face_gan_model import FaceGANModel
 from .gcfsr_model import GCFSRModel
+from .mpcnet_model import MPCNetModel
 from .pvfr_model import PVFRModel
 from .wnet_model import WNetModel
 
-__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'GCFSRModel', 'PVFRModel', 'WNetModel']
+__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'GCFSRModel', 'MPCNetModel', 'PVFRModel', 'WNetModel']
