@@ -12,7 +12,7 @@ import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.archs.modules import RCAB
 from facesr_arch.archs.wnet_arch import (LPF, SCAB, CascadeFusion, ConvParsingBlock, ConvSelfAttention, ParsingBlock,
                                          WNet)
-from facesr_arch.data.degradations import multiscale_bicubic
+from facesr_arch.data.degradations import wnet_bicubic
 
 # Table 3 switches (parsing_block, lpf, scab) -> parameters at the paper configuration (C = 64)
 PAPER_PARAMS = {
@@ -48,7 +48,7 @@ def test_x4_and_x8_inputs_at_128px_real_faces(ffhq_small_dir):
     and one W-part stage (the 1024x1024 stage of the paper configuration is measured in the benchmark)."""
     gt = cv2.imread(os.path.join(ffhq_small_dir, sorted(os.listdir(ffhq_small_dir))[0])).astype(np.float32) / 255
     rng = np.random.default_rng(0)
-    lqs = [multiscale_bicubic(gt, rng, factors=[s], out_size=128)[0] for s in (4, 8)]
+    lqs = [wnet_bicubic(gt, rng, scale=s)[0] for s in (4, 8)]
     x = torch.from_numpy(np.stack(lqs)[..., ::-1].transpose(0, 3, 1, 2).copy())
     torch.manual_seed(0)
     net = WNet(num_feat=4, num_heads=2, upscale_stages=1).eval()
