@@ -1,0 +1,253 @@
+"""Batch inference end to end on real faces with tiny random checkpoints of every method: aligned folders,
+LMDB, whole photos with a random-weight detector, robustness, reruns; alignment / paste-back math; figures."""
+import os
+import shutil
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import facesr_arch  # noqa: F401
+from basicsr.utils.registry import ARCH_REGISTRY
+from facesr_arch.data.face_degraded_dataset import to_tensor
+from facesr_arch.data.preprocess import prepare_face, tensor_to_image
+from facesr_arch.inference import cli
+from facesr_arch.inference.specs import Controls, gcfsr_condition
+from facesr_arch.inference.whole_image import (FFHQ_TEMPLATE_512, alignment, crop_face, native_face_size,
+                                               paste_faces)
+
+from helpers import REPO, run_script
+
+sys.path.insert(0, os.path.join(REPO, 'scripts'))
+import compare_grid  # noqa: E402
+import modulation_sweep  # noqa: E402
+
+TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
+               'channel_range': [8, 8], 'num_res_blocks': 1}
+# network options, extra CLI arguments and output side per method
+TINY = {
+    'GCFSR': ({'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32}, [], 64),
+    'CFGPFSSR': ({'out_size': 128, 'in_size': 8, 'num_style_feat': 16, 'narrow': 1 / 32, 'num_rrdb_feat': 8,
+                  'num_rrdb_block': 1, 'num_rrdb_grow': 4, 'prior_num_mlp': 1,
+                  'prior_path': 'weights/absent_prior.pth', 'parser_opt': dict(TINY_PARSER, weights_path=None)},
+                 [], 128),
+    'MPCNet': ({'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'gan_num_mlp': 1, 'num_latent_mlp': 1,
+                'parser_opt': {'base_channels': 8, 'channel_range': [8, 8], 'num_res_blocks': 1}}, [], 32),
+    'PVFR': ({'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'num_mlp': 1}, [], 32),
+    'WNet': ({'num_feat': 8, 'num_res_blocks': 1, 'hourglass_depth': 2, 'upscale_stages': 1, 'num_levels': 2,
+              'num_heads': 2}, ['--size', '32', '--upscale', '4'], 32),
+}
+
+
+def write_checkpoint(folder, arch, options, seed=0):
+    """A BasicSR-style checkpoint ({'params', 'params_ema'}) of a tiny random network."""
+    torch.manual_seed(seed)
+    build = {k: v for k, v in options.items() if k != 'prior_path'}
+    state = ARCH_REGISTRY.get(arch)(**build).state_dict()
+    torch.manual_seed(seed + 1)
+    other = ARCH_REGISTRY.get(arch)(**build).state_dict()
+    path = os.path.join(folder, f'{arch}.pth')
+    torch.save({'params': other, 'params_ema': state}, path)
+    return path
+
+
+def write_option_file(folder, arch, options, weights):
+    """A test option file naming the network and its checkpoint, like options/test/*."""
+    path = os.path.join(folder, f'test_{arch}.yml')
+    with open(path, 'w') as f:
+        yaml.safe_dump({'name': f'tiny_{arch}', 'model_type': 'x', 'network_g': {'type': arch, **options},
+                        'path': {'pretrain_network_g': weights, 'param_key_g': 'params_ema'}}, f)
+    return path
+
+
+@pytest.fixture(scope='module')
+def checkpoints(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp('ckpt'))
+    return {arch: write_checkpoint(folder, arch, options) for arch, (options, _, _) in TINY.items()}
+
+
+@pytest.fixture
+def messy_folder(shared_data, tmp_path):
+    """Three real faces, a gray one, RGBA, 16-bit, a corrupt file, a too-small and a non-square image."""
+    folder = tmp_path / 'inputs'
+    folder.mkdir()
+    real = sorted(os.listdir(os.path.join(shared_data, 'real_lq')))[:3]
+    for name in real:
+        shutil.copy(os.path.join(shared_data, 'real_lq', name), folder / name)
+    gray_name = sorted(os.listdir(os.path.join(shared_data, 'real_lq_gray')))[0]
+    gray = cv2.imread(os.path.join(shared_data, 'real_lq_gray', gray_name), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(folder / 'gray.png'), gray)
+    face = cv2.imread(str(folder / real[0]))
+    cv2.imwrite(str(folder / 'rgba.png'), np.concatenate([face, np.full_like(face[..., :1], 200)], axis=2))
+    cv2.imwrite(str(folder / 'deep16.png'), face.astype(np.uint16) * 257)
+    (folder / 'corrupt.png').write_bytes(b'\x89PNG not really')
+    cv2.imwrite(str(folder / 'tiny.png'), face[:4, :4])
+    cv2.imwrite(str(folder / 'wide.png'), face[:100, :300])
+    (folder / 'notes.txt').write_text('not an image')
+    return str(folder)
+
+
+def outputs(folder):
+    return sorted(n for n in os.listdir(folder) if not n.startswith('.'))
+
+
+def test_cli_aligned_folder_robust_and_rerun(checkpoints, messy_folder, tmp_path):
+    options, _, side = TINY['GCFSR']
+    net_opts = sum((['--net-opt', f'{k}={v}'] for k, v in options.items()), [])
+    args = ['--arch', 'GCFSR', '--weights', checkpoints['GCFSR'], *net_opts, '-i', messy_folder, '--device', 'cpu',
+            '--batch-size', '4', '--no-progress']
+    out = str(tmp_path / 'out')
+    first = run_script('inference.py', args + ['-o', out], cwd=str(tmp_path))
+    assert outputs(out) == ['cf_0143.png', 'cf_0240.png', 'cf_0342.png', 'deep16.png', 'gray.png', 'rgba.png']
+    assert all(cv2.imread(os.path.join(out, n)).shape == (side, side, 3) for n in outputs(out))
+    for name, reason in (('corrupt', 'not a decodable image'), ('tiny', 'too small'), ('wide', 'not a square')):
+        assert f'skipped {name}:' in first.stdout and reason in first.stdout
+    assert 'Done: 6 image(s)' in first.stdout
+    stamps = {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in outputs(out)}
+    rerun = run_script('inference.py', args + ['-o', out], cwd=str(tmp_path))
+    assert 'Done: 0 image(s)' in rerun.stdout and 'already finished: 6' in rerun.stdout
+    assert stamps == {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in outputs(out)}
+    refused = run_script('inference.py', args + ['-o', messy_folder], cwd=str(tmp_path), check=False)
+    assert refused.returncode != 0 and 'is the input folder' in refused.stderr
+
+
+@pytest.mark.parametrize('arch', ['CFGPFSSR', 'MPCNet', 'PVFR', 'WNet'])
+def test_every_method_from_option_file(arch, checkpoints, shared_data, tmp_path, capsys):
+    options, extra, side = TINY[arch]
+    opt = write_option_file(str(tmp_path), arch, options, checkpoints[arch])
+    face = os.path.join(shared_data, 'real_lq', 'cf_0143.png')
+    out = str(tmp_path / 'out')
+    assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress', *extra]) == 0
+    assert outputs(out) == ['cf_0143.png']
+    assert cv2.imread(os.path.join(out, 'cf_0143.png')).shape == (side, side, 3)
+    assert f'{arch}: 1 input(s)' in capsys.readouterr().out
+
+
+def test_lmdb_input_batches_and_param_key(checkpoints, shared_data, tmp_path):
+    from create_lmdb import create_lmdb
+    faces = tmp_path / 'faces'
+    faces.mkdir()
+    for name in sorted(os.listdir(os.path.join(shared_data, 'real_lq')))[:3]:
+        shutil.copy(os.path.join(shared_data, 'real_lq', name), faces / name)
+    lmdb_path = str(tmp_path / 'faces.lmdb')
+    create_lmdb(str(faces), lmdb_path)
+    options, _, _ = TINY['GCFSR']
+    opt = write_option_file(str(tmp_path), 'GCFSR', options, checkpoints['GCFSR'])
+    common = ['-opt', opt, '-i', lmdb_path, '--device', 'cpu', '--no-progress', '--upscale', '8']
+    torch.manual_seed(0)
+    assert cli.main(common + ['-o', str(tmp_path / 'ema'), '--batch-size', '2']) == 0
+    torch.manual_seed(0)
+    assert cli.main(common + ['-o', str(tmp_path / 'ema1'), '--batch-size', '1']) == 0
+    torch.manual_seed(0)
+    assert cli.main(common + ['-o', str(tmp_path / 'raw'), '--param-key', 'params']) == 0
+    names = outputs(str(tmp_path / 'ema'))
+    assert names == [n for n in outputs(str(faces))]
+    read = lambda sub, n: cv2.imread(str(tmp_path / sub / n)).astype(int)  # noqa: E731
+    assert np.abs(read('ema', names[0]) - read('raw', names[0])).max() > 0  # params differ from params_ema
+    assert outputs(str(tmp_path / 'ema1')) == names
+
+
+def test_whole_image_layout_with_random_detector(checkpoints, shared_data, tmp_path):
+    from facexlib.detection.retinaface import RetinaFace
+    torch.manual_seed(0)
+    detector = str(tmp_path / 'retinaface_mobile.pth')
+    torch.save({f'module.{k}': v for k, v in RetinaFace('mobile0.25', device='cpu').state_dict().items()}, detector)
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    face = cv2.imread(os.path.join(shared_data, 'real_lq', 'cf_0240.png'))
+    canvas = np.full((240, 320, 3), 90, np.uint8)
+    canvas[40:200, 100:260] = cv2.resize(face, (160, 160), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(photos / 'group.png'), canvas)
+    (photos / 'broken.jpg').write_bytes(b'\xff\xd8 truncated')
+    options, _, side = TINY['PVFR']
+    opt = write_option_file(str(tmp_path), 'PVFR', options, checkpoints['PVFR'])
+    out = str(tmp_path / 'out')
+    args = ['-opt', opt, '-i', str(photos), '-o', out, '--device', 'cpu', '--no-progress', '--whole-image',
+            '--detector', detector, '--detector-net', 'mobile0.25', '--det-threshold', '0.0', '--max-faces', '2',
+            '--outscale', '2', '--batch-size', '2']
+    assert cli.main(args) == 0
+    assert outputs(out) == ['cmp', 'cropped_faces', 'restored_faces', 'restored_imgs']
+    assert outputs(os.path.join(out, 'restored_imgs')) == ['group.png']
+    assert cv2.imread(os.path.join(out, 'restored_imgs', 'group.png')).shape == (480, 640, 3)
+    restored = outputs(os.path.join(out, 'restored_faces'))
+    assert restored == outputs(os.path.join(out, 'cropped_faces')) == outputs(os.path.join(out, 'cmp'))
+    assert 1 <= len(restored) <= 2 and all(n.startswith('group_') for n in restored)
+    for name in restored:
+        assert cv2.imread(os.path.join(out, 'restored_faces', name)).shape == (side, side, 3)
+        assert cv2.imread(os.path.join(out, 'cmp', name)).shape == (side, 2 * side, 3)
+    with pytest.raises(Exception, match='Weight file for RetinaFace'):
+        cli.main(args[:-13] + ['--whole-image', '--detector', str(tmp_path / 'missing.pth'), '--overwrite'])
+
+
+def test_align_crop_and_paste_back_with_known_landmarks(shared_data):
+    face = cv2.imread(os.path.join(shared_data, 'real_lq', 'cf_0342.png'))  # FFHQ-aligned at 512 px
+    canvas = np.full((400, 500, 3), 30, np.uint8)
+    canvas[50:306, 150:406] = cv2.resize(face, (256, 256), interpolation=cv2.INTER_AREA)
+    landmarks = FFHQ_TEMPLATE_512 * 0.5 + np.array([150, 50], np.float32)
+    assert native_face_size(landmarks) == pytest.approx(256, abs=0.5)
+    matrix = alignment(landmarks, 256)
+    np.testing.assert_allclose(matrix, [[1, 0, -150], [0, 1, -50]], atol=1e-3)
+    crop = crop_face(canvas, matrix, 256)
+    assert np.abs(crop.astype(int) - canvas[50:306, 150:406]).mean() < 1
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 2] = 255
+    pasted = paste_faces(canvas, [red], [matrix], [256], scale=2)
+    assert pasted.shape == (800, 1000, 3)
+    assert tuple(pasted[356, 556]) == (0, 0, 255)  # centre of the face region, photo scaled by 2
+    assert tuple(pasted[20, 20]) == (30, 30, 30)  # background untouched
+    edge = pasted[100 + 2, 556].astype(int)  # inside the feathered border: a blend
+    assert 0 < edge[2] < 255 and edge[0] > 0
+
+
+def test_preprocessing_is_the_datasets(shared_data):
+    img = cv2.imread(os.path.join(shared_data, 'real_lq', 'cf_0143.png')).astype(np.float32) / 255
+    x = prepare_face(img, 512)
+    torch.testing.assert_close(x, to_tensor(img))
+    assert prepare_face(img, 128, lr_size=32).shape == (3, 128, 128)
+    np.testing.assert_array_equal(tensor_to_image(x), cv2.imread(os.path.join(shared_data, 'real_lq', 'cf_0143.png')))
+
+
+def test_gcfsr_condition_derivation():
+    class Net:
+        blind, out_size = False, 1024
+    assert gcfsr_condition(Net, 64, Controls()) == pytest.approx(16 / 64)
+    assert gcfsr_condition(Net, 1024, Controls()) == pytest.approx(4 / 64)  # clipped to the trained range
+    assert gcfsr_condition(Net, 64, Controls(strength=40)) == pytest.approx(40 / 64)
+    assert gcfsr_condition(Net, 1024, Controls(upscale=32)) == pytest.approx(0.5)
+    Net.blind = True
+    assert gcfsr_condition(Net, 64, Controls()) is None
+
+
+def test_modulation_strip_and_compare_grid(checkpoints, shared_data, tmp_path):
+    options, _, side = TINY['GCFSR']
+    opt = write_option_file(str(tmp_path), 'GCFSR', options, checkpoints['GCFSR'])
+    face = os.path.join(shared_data, 'real_lq', 'cf_0143.png')
+    strip_path = str(tmp_path / 'strip.png')
+    torch.manual_seed(0)
+    modulation_sweep.main(['-opt', opt, '-i', face, '-o', strip_path, '--factors', '4', '64', '--tile', '64',
+                           '--device', 'cpu'])
+    strip = cv2.imread(strip_path)
+    assert strip.shape[1] == 3 * 64 + 2 * 4 and strip.shape[0] > 64
+    assert np.abs(strip[-64:, 68:132].astype(int) - strip[-64:, 136:].astype(int)).max() > 0  # s changes output
+
+    results = tmp_path / 'gcfsr'
+    results.mkdir()
+    shutil.copy(face, results / 'cf_0143.png')
+    parsing = tmp_path / 'parsing'
+    parsing.mkdir()
+    cv2.imwrite(str(parsing / 'cf_0143.png'), np.full((32, 32), 17, np.uint8))
+    grid_path = str(tmp_path / 'grid.png')
+    compare_grid.main(['--lr', os.path.join(shared_data, 'real_lq'), '--method', f'GCFSR={results}',
+                       '--gt', os.path.join(shared_data, 'real_lq'), '--names', 'cf_0143', 'cf_0240',
+                       '--parsing', str(parsing), '--tile', '64', '-o', grid_path])
+    grid = cv2.imread(grid_path)
+    band = max(16, int(64 * 0.12))
+    assert grid.shape == (band + 2 * 64 + 2 * 4, band + 3 * 64 + 3 * 4, 3)
+    lr_tile = grid[band + 4:band + 68, band + 4:band + 68]
+    corner = lr_tile[-5:, -5:]  # the parsing inset: one flat colour (hair) unlike the photo
+    assert np.all(corner == corner[0, 0]) and np.abs(corner[0, 0].astype(int) - lr_tile[5, 5]).max() > 20
+    missing_tile = grid[band + 72:, band + 72:band + 136]  # cf_0240 has no GCFSR result: gray tile
+    assert np.all(missing_tile == 128)
