@@ -27,4 +27,5 @@ setup(
     python_requires='>=3.9',
     install_requires=requirements(),
     license='Apache-2.0',
+    entry_points={'console_scripts': ['facesr-inference=facesr_arch.inference.cli:main']},
 )
