@@ -1,0 +1,181 @@
+"""Import public checkpoints into facesr_arch's layouts (renaming and dropping only; no download).
+
+Usage::
+
+    python scripts/convert_weights.py SOURCE SRC.pth DST.pth [--key KEY]
+
+SOURCE (see weights/README.md for the public files):
+
+========================  ====================================================================================
+stylegan2_rosinality      rosinality / NVIDIA-converted StyleGAN2 generator (``stylegan2-ffhq-config-f.pt``,
+                          key ``g_ema``) -> FaceStyleGAN2Generator(1024, channel_multiplier=2)
+stylegan2_rosinality_d    its discriminator (key ``d``) -> FaceStyleGAN2Discriminator
+stylegan2_basicsr         GFPGAN's / BasicSR's fused StyleGAN2 prior (``StyleGAN2_512_Cmul1_FFHQ_*.pth``,
+                          ``params_ema``) -> FaceStyleGAN2Generator(512, channel_multiplier=1)
+stylegan2_basicsr_d       BasicSR StyleGAN2Discriminator -> FaceStyleGAN2Discriminator
+gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
+                          FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
+gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
+gcfsr                     official GCFSR releases (1024 ``params_ema``, blind 512) -> GCFSR
+arcface_resnet18          GFPGAN ``arcface_resnet18.pth`` -> FaceArcFace('resnet18') (drops ``module.``)
+facexlib                  facexlib parsing_parsenet / parsing_bisenet / recognition_arcface_ir_se50 (as is)
+torchvision_vgg           torchvision vgg16/vgg19 ImageNet files -> FaceVGGFeatureExtractor (``features.*``)
+vggface                   VGGFace ``vgg_face_dag.pth`` (conv1_1 ... conv5_3, RGB input) -> vgg_type='vggface'
+========================  ====================================================================================
+
+The output file holds ``{'params': state_dict}`` and is loaded with ``weights_only=True``.
+"""
+import argparse
+import os
+import re
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from facesr_arch.archs.vgg_arch import vgg_layer_names  # noqa: E402
+
+# persistent FIR-kernel buffers of the reference implementations; ours are rebuilt from the constructor
+_KERNEL_BUFFER = re.compile(r'(^|\.)kernel$')
+
+
+def _drop_buffers(state):
+    """Drop fixed noise maps (``noises.*``) and FIR-kernel buffers."""
+    return {k: v for k, v in state.items() if not k.startswith('noises.') and not _KERNEL_BUFFER.search(k)}
+
+
+def _noise_strength_to_module(state, convs=r'(style_conv1|style_convs\.\d+)'):
+    """BasicSR keeps a style conv's noise strength in ``<conv>.weight``; ours lives in ``<conv>.noise.weight``."""
+    pattern = re.compile(rf'^{convs}\.weight$')
+    return {(pattern.sub(r'\1.noise.weight', k) if pattern.match(k) else k): v for k, v in state.items()}
+
+
+def stylegan2_rosinality(state):
+    """rosinality generator (``style.N``, ``input.input``, ``conv1.conv``, ``convs.N``) -> ours."""
+    renames = [(r'^style\.', 'style_mlp.'), (r'^input\.input$', 'constant_input.weight'),
+               (r'^conv1\.conv\.', 'style_conv1.modulated_conv.'), (r'^conv1\.', 'style_conv1.'),
+               (r'^to_rgb1\.conv\.', 'to_rgb1.modulated_conv.'), (r'^convs\.(\d+)\.conv\.', r'style_convs.\1.modulated_conv.'),
+               (r'^convs\.(\d+)\.', r'style_convs.\1.'), (r'^to_rgbs\.(\d+)\.conv\.', r'to_rgbs.\1.modulated_conv.')]
+    out = {}
+    for key, value in _drop_buffers(state).items():
+        for pattern, replacement in renames:
+            new_key = re.sub(pattern, replacement, key)
+            if new_key != key:
+                key = new_key
+                break
+        out[key] = value
+    return out
+
+
+def stylegan2_rosinality_d(state):
+    """rosinality / GPEN discriminator (``convs.N``) -> FaceStyleGAN2Discriminator (``conv_body.N``)."""
+    return {re.sub(r'^convs\.', 'conv_body.', k): v for k, v in _drop_buffers(state).items()}
+
+
+def stylegan2_basicsr(state):
+    """BasicSR / GFPGAN fused StyleGAN2Generator -> ours (noise strengths move into ``noise.weight``)."""
+    return _noise_strength_to_module(_drop_buffers(state))
+
+
+def stylegan2_basicsr_d(state):
+    """BasicSR StyleGAN2Discriminator -> ours (same names; kernel buffers dropped)."""
+    return _drop_buffers(state)
+
+
+def gpen_g(state):
+    """GPEN FullGenerator: keep ``generator.*`` (rosinality names with concatenated noise), drop the encoder."""
+    generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
+    if not generator:
+        raise KeyError('no generator.* entries: is this a GPEN FullGenerator checkpoint?')
+    return stylegan2_rosinality(generator)
+
+
+def gcfsr(state):
+    """Official GCFSR release -> GCFSR: noise strengths into ``noise.weight``; drop the unused size-8 condition.
+
+    The release builds one condition entry per level down to 8 px while the encoder stops at
+    ``min_feat_size`` (16 px): the entries past the encoder's levels are never used.
+    """
+    state = _noise_strength_to_module(_drop_buffers(state))
+    num_down = 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^conv_body_down\.(\d+)\.', k)))
+    num_levels = num_down + 1
+    condition = re.compile(r'^condition_(scale1|scale2|shift)\.(\d+)\.')
+    return {k: v for k, v in state.items() if not ((m := condition.match(k)) and int(m.group(2)) >= num_levels)}
+
+
+def arcface_resnet18(state):
+    """GFPGAN ResNetArcFace file (possibly saved from DataParallel) -> FaceArcFace('resnet18').net."""
+    return {k.removeprefix('module.'): v for k, v in state.items()}
+
+
+def facexlib(state):
+    """facexlib parsing / recognition files load as they are (strictly, into the wrapped facexlib classes)."""
+    return dict(state)
+
+
+def torchvision_vgg(state):
+    """torchvision VGG: keep ``features.*`` (the classifier is never used)."""
+    return {k: v for k, v in state.items() if k.startswith('features.')}
+
+
+def vggface(state):
+    """VGGFace ``vgg_face_dag`` names (``conv3_2.weight``) -> torchvision ``features.<index>.*`` of VGG16."""
+    names = vgg_layer_names('vggface')
+    out = {}
+    for key, value in state.items():
+        layer, _, param = key.rpartition('.')
+        if layer.startswith('conv'):
+            if layer not in names:
+                raise KeyError(f'unexpected VGGFace layer {layer!r}')
+            out[f'features.{names.index(layer)}.{param}'] = value
+    if len(out) != 26:
+        raise KeyError(f'expected the 13 conv layers of VGG16 (26 tensors), found {len(out)}')
+    return out
+
+
+CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
+                                          stylegan2_basicsr_d, gpen_g, gcfsr, arcface_resnet18, facexlib,
+                                          torchvision_vgg, vggface)}
+CONVERTERS['gpen_d'] = stylegan2_rosinality_d
+DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
+
+
+def convert_file(source, src, dst, key=None):
+    """Read ``src`` (weights_only), convert with ``CONVERTERS[source]``, write ``{'params': state}`` to ``dst``."""
+    if source not in CONVERTERS:
+        raise ValueError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ValueError('refusing to overwrite the source checkpoint; give another output path')
+    ckpt = torch.load(src, map_location='cpu', weights_only=True)
+    key = key or DEFAULT_KEYS.get(source)
+    if key is not None:
+        if key not in ckpt:
+            raise KeyError(f'{src} has no {key!r} entry (it has {sorted(ckpt)[:10]})')
+        ckpt = ckpt[key]
+    else:
+        for candidate in ('params_ema', 'params', 'state_dict'):
+            if isinstance(ckpt.get(candidate), dict):
+                ckpt = ckpt[candidate]
+                break
+    state = CONVERTERS[source](ckpt)
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = f'{dst}.tmp'
+    torch.save({'params': state}, tmp)
+    os.replace(tmp, dst)
+    return state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('source', choices=sorted(CONVERTERS))
+    parser.add_argument('src', help='public checkpoint')
+    parser.add_argument('dst', help='output file')
+    parser.add_argument('--key', default=None, help='entry holding the state dict (default: per source)')
+    args = parser.parse_args(argv)
+    state = convert_file(args.source, args.src, args.dst, args.key)
+    print(f'{args.source}: wrote {len(state)} tensors to {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
