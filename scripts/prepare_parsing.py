@@ -1,0 +1,113 @@
+"""Parsing sidecars for a face folder or LMDB: ``<stem>.png`` label maps and eye/mouth boxes.
+
+Usage::
+
+    python scripts/prepare_parsing.py --input datasets/ffhq_512 --output datasets/ffhq_512_parsing \\
+        --weights weights/parsing_parsenet.pth --arch parsenet [--size 512] [--boxes boxes.json]
+
+Each sidecar is a single-channel PNG of label indices in the order of ``facesr_arch/utils/face_parsing.py``
+at the image's own size, named by the image stem (the LMDB key for an LMDB). ``--boxes`` writes
+``{stem: {"left_eye": [x1, y1, x2, y2], "right_eye": [...], "mouth": [...]}}`` in pixel coordinates
+(image-left/right, inclusive-exclusive), derived from the parsing map; a component absent from a map is
+``null``. One unreadable image is reported and skipped.
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import facesr_arch  # noqa: E402,F401  (before basicsr)
+from facesr_arch.archs.parsing_arch import build_face_parser  # noqa: E402
+from facesr_arch.data.image_io import ImageDecodeError, decode_image, list_images, read_image, write_atomic  # noqa: E402
+from facesr_arch.data.lmdb_util import LmdbReader, read_meta_keys  # noqa: E402
+from facesr_arch.utils.face_parsing import LABEL_INDEX  # noqa: E402
+
+BOX_COMPONENTS = {'left_eye': ('left_eye', ), 'right_eye': ('right_eye', ),
+                  'mouth': ('mouth', 'upper_lip', 'lower_lip')}
+
+
+def component_boxes(labels):
+    """Boxes [x1, y1, x2, y2] (x2/y2 exclusive) of the eyes and mouth in a label map; None when absent."""
+    boxes = {}
+    for name, classes in BOX_COMPONENTS.items():
+        ys, xs = np.nonzero(np.isin(labels, [LABEL_INDEX[c] for c in classes]))
+        boxes[name] = None if len(xs) == 0 else [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+    return boxes
+
+
+def iter_images(source):
+    """(stem, loader) pairs for a folder of images or a BasicSR LMDB."""
+    if os.path.isdir(source) and os.path.isfile(os.path.join(source, 'meta_info.txt')) and \
+            os.path.isfile(os.path.join(source, 'data.mdb')):
+        reader = LmdbReader(source)
+        for key in read_meta_keys(source):
+            yield key, lambda key=key: decode_image(reader.get(key), f'{source}:{key}')
+    else:
+        for path in list_images(source):
+            yield os.path.splitext(os.path.basename(path))[0], lambda path=path: read_image(path)
+
+
+@torch.no_grad()
+def parse_image(parser, img_bgr, size, device):
+    """float BGR [0, 1] (h, w, 3) -> uint8 labels (h, w): argmax at ``size``, nearest-resized back."""
+    h, w = img_bgr.shape[:2]
+    x = torch.from_numpy(np.ascontiguousarray(img_bgr[:, :, ::-1].transpose(2, 0, 1))).float()[None].to(device)
+    x = F.interpolate(x * 2 - 1, size=(size, size), mode='bilinear', align_corners=False)
+    labels = parser(x).argmax(1)[0].byte().cpu().numpy()
+    return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def prepare_parsing(source, output, weights, arch='parsenet', size=512, boxes_path=None, device='cpu',
+                    parser_options=None):
+    """Write ``<output>/<stem>.png`` for every image of ``source``; returns (written stems, failures)."""
+    if os.path.abspath(source) == os.path.abspath(output):
+        raise ValueError('the output folder must differ from the input')
+    parser = build_face_parser(arch, weights, **(parser_options or {})).to(device)
+    os.makedirs(output, exist_ok=True)
+    written, failures, boxes = [], [], {}
+    for stem, load in iter_images(source):
+        try:
+            img = load()
+        except (ImageDecodeError, KeyError) as err:
+            failures.append(f'{stem}: {err}')
+            print(f'skipped {stem}: {err}', file=sys.stderr)
+            continue
+        labels = parse_image(parser, img, size, device)
+        ok, buf = cv2.imencode('.png', labels)
+        write_atomic(os.path.join(output, f'{stem}.png'), buf.tobytes())
+        if boxes_path:
+            boxes[stem] = component_boxes(labels)
+        written.append(stem)
+    if boxes_path:
+        write_atomic(boxes_path, json.dumps(boxes, indent=1).encode())
+    return written, failures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', required=True, help='image folder or BasicSR LMDB')
+    parser.add_argument('--output', required=True, help='sidecar folder')
+    parser.add_argument('--weights', required=True, help='parsing weight file (see weights/README.md)')
+    parser.add_argument('--arch', default='parsenet', choices=['parsenet', 'bisenet'])
+    parser.add_argument('--min_feat_size', type=int, default=32,
+                        help='parsenet bottleneck: 32 = facexlib file, 4 = MPCNet predictor')
+    parser.add_argument('--size', type=int, default=512, help='working resolution of the parser')
+    parser.add_argument('--boxes', default=None, help='write eye/mouth boxes JSON here')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    options = {'min_feat_size': args.min_feat_size, 'in_size': args.size,
+               'with_image_head': args.min_feat_size == 32} if args.arch == 'parsenet' else {'in_size': args.size}
+    written, failures = prepare_parsing(args.input, args.output, args.weights, args.arch, args.size, args.boxes,
+                                        args.device, options)
+    print(f'wrote {len(written)} parsing maps to {args.output}; {len(failures)} skipped')
+
+
+if __name__ == '__main__':
+    main()
