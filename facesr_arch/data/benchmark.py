@@ -69,8 +69,8 @@ def lmdb_read_throughput(folder, count, repeats):
             for key in keys:
                 source.read(key)
         seconds = time.perf_counter() - start
-    return {'images_per_s': round(len(keys) * repeats / seconds, 2), 'MB_per_s': round(raw * repeats / seconds / 1e6, 2),
-            'image_size': list(source.read(keys[0]).shape[:2])}
+    return {'images_per_s': round(len(keys) * repeats / seconds, 2),
+            'MB_per_s': round(raw * repeats / seconds / 1e6, 2), 'image_size': list(source.read(keys[0]).shape[:2])}
 
 
 def run_data_benchmark(hq_folder, pairs=20, batch_size=16, batches=3, devices=('cpu', ), blind_size=512):
