@@ -33,8 +33,6 @@ from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
 PRIOR_SOURCE = ('Train a face StyleGAN2 on FFHQ (options/train/StyleGAN2/) or convert a public FFHQ StyleGAN2 '
                 'checkpoint (rosinality / BasicSR layout, 1024 px config-f) with scripts/convert_weights.py.')
-PARSER_SOURCE = ('Train a face parsing network on CelebAMask-HQ or convert a public one (facexlib ParseNet / '
-                 'BiSeNet) with scripts/convert_weights.py.')
 
 
 class RRDBFeatureExtractor(nn.Module):
@@ -104,11 +102,10 @@ class CFGPFSSR(nn.Module):
             for loading a whole CFGPFSSR checkpoint afterwards (testing, resuming). Default: None.
         prior_num_mlp (int): Mapping-MLP depth of the prior checkpoint (unused in the forward pass, which
             feeds w directly, but part of its layout). Default: 8.
-        parser_opt (dict | None): The face parsing network, ``{'type': <registered parsing arch>, ...}``; it
-            must map an image in [-1, 1] to ``num_parsing_classes`` logits at the input size. Required when
-            ``use_parsing``. Default: None.
-        parser_path (str | None): Parsing network checkpoint. None leaves it random (see ``prior_path``).
-            Default: None.
+        parser_opt (dict | None): The face parsing network (FPN) as network options, e.g. ``{'type':
+            'FaceParseNet', 'min_feat_size': 32, 'weights_path': ...}`` (``archs/parsing_arch.py``; its
+            ``weights_path`` None leaves it random, see ``prior_path``). It maps RGB in [-1, 1] to
+            ``num_parsing_classes`` logits. Required when ``use_parsing``. Default: None.
         num_parsing_classes (int): Parsing classes (19, CelebAMask-HQ). Default: 19.
         use_encoder_features (bool): Condition prior blocks on the encoder features f_{N-k} (eq. 4, k < N).
             Default: True.
@@ -118,7 +115,7 @@ class CFGPFSSR(nn.Module):
 
     def __init__(self, out_size=1024, in_size=64, num_style_feat=512, channel_multiplier=2, narrow=1.0,
                  num_rrdb_feat=64, num_rrdb_block=23, num_rrdb_grow=32, prior_path=None, prior_num_mlp=8,
-                 parser_opt=None, parser_path=None, num_parsing_classes=19, use_encoder_features=True,
+                 parser_opt=None, num_parsing_classes=19, use_encoder_features=True,
                  use_parsing=True, channel_split=True):
         super().__init__()
         log_out, log_in = int(math.log2(out_size)), int(math.log2(in_size))
@@ -162,11 +159,7 @@ class CFGPFSSR(nn.Module):
         self.parser = None
         if use_parsing:
             from basicsr.archs import build_network
-            self.parser = build_network(parser_opt)
-            if parser_path is not None:
-                state = load_state_dict(parser_path, 'CFGPFSSR face parsing network', PARSER_SOURCE)
-                self.parser.load_state_dict(state, strict=True)
-            self.parser.requires_grad_(False).eval()
+            self.parser = build_network(parser_opt).requires_grad_(False).eval()
 
         # CS-SFT / SFT layers (eq. 4-6), one per modulated prior block
         self.sft_layers = nn.ModuleDict()
@@ -217,8 +210,6 @@ class CFGPFSSR(nn.Module):
         if logits.shape[1] != self.num_parsing_classes:
             raise ValueError(f'the parser returns {logits.shape[1]} channels; num_parsing_classes is '
                              f'{self.num_parsing_classes}')
-        if logits.shape[-2:] != bicubic.shape[-2:]:
-            logits = F.interpolate(logits, size=bicubic.shape[-2:], mode='bilinear', align_corners=False)
         return logits.softmax(dim=1)
 
     def forward(self, lq):

@@ -1,0 +1,105 @@
+"""CFGPFSSR architecture: paper-size shapes and counts, Table 3 switches, frozen priors, prior loading."""
+import pytest
+import torch
+
+import facesr_arch  # noqa: F401  (before basicsr)
+from facesr_arch.archs.cfgpfssr_arch import CFGPFSSR
+from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator
+from facesr_arch.utils.weights import MissingWeightsError
+
+PAPER_PARSER = {'type': 'FaceParseNet', 'in_size': 512, 'min_feat_size': 32, 'with_image_head': True}
+TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
+               'channel_range': [8, 8], 'num_res_blocks': 1}
+# 16x at a tiny width: 8 -> 128 px, prior blocks at 4..64 px, encoder f_0 (8 px) and f_1 (4 px, N = 1)
+TINY = dict(out_size=128, in_size=8, num_style_feat=16, narrow=1 / 32, num_rrdb_feat=8, num_rrdb_block=1,
+            num_rrdb_grow=4, prior_num_mlp=1, parser_opt=TINY_PARSER)
+VARIANTS = {  # Table 3 rows and the plain-SFT comparison
+    'baseline': dict(use_encoder_features=False, use_parsing=False),
+    'CS-SFT_feature': dict(use_encoder_features=True, use_parsing=False),
+    'CFGPFSSR': dict(use_encoder_features=True, use_parsing=True),
+    'SFT': dict(use_encoder_features=True, use_parsing=True, channel_split=False),
+}
+
+
+def count(net, trainable=False):
+    return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable)
+
+
+def face_lr(size=8, batch=1):
+    """Real-looking LR input: a smooth random face-sized blob in [-1, 1]."""
+    torch.manual_seed(0)
+    return torch.nn.functional.interpolate(torch.rand(batch, 3, 4, 4), size=size, mode='bilinear') * 2 - 1
+
+
+def test_paper_configuration_64_to_1024():
+    torch.manual_seed(0)
+    net = CFGPFSSR(parser_opt=PAPER_PARSER).eval()
+    # block mapping of section 4: E1..E4 down to 4 px, S0..S7 at 4..512 px, D1..D4 fuse g_4..g_7
+    assert len(net.encoder_blocks) == 4 and net.block_sizes == [4, 8, 16, 32, 64, 128, 256, 512]
+    assert net.decoder_sizes == [64, 128, 256, 512]
+    assert sorted(map(int, net.sft_layers)) == net.block_sizes
+    assert (count(net), count(net, trainable=True)) == PAPER_COUNTS['CFGPFSSR']
+    with torch.no_grad():
+        out = net(face_lr(64))
+    assert out.shape == (1, 3, 1024, 1024) and torch.isfinite(out).all()
+
+
+# (total, trainable) parameters at the paper configuration (64 -> 1024, config-f prior, ParseNet FPN)
+PAPER_COUNTS = {
+    'CFGPFSSR': (0, 0),
+}
+
+
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
+def test_tiny_variants_build_and_run(variant):
+    torch.manual_seed(0)
+    net = CFGPFSSR(**TINY, **VARIANTS[variant])
+    out = net(face_lr(8, batch=2))
+    assert out.shape == (2, 3, 128, 128) and torch.isfinite(out).all()
+    modulated = sorted(map(int, net.sft_layers))
+    expected = {'baseline': [], 'CS-SFT_feature': [4]}.get(variant, [4, 8, 16, 32, 64])
+    assert modulated == expected
+    assert (net.parser is not None) == VARIANTS[variant]['use_parsing']
+    for res, layer in net.sft_layers.items():
+        channels = net.prior.feature_channels[int(res)]
+        assert layer.num_modulated == (channels if variant == 'SFT' else channels // 2)
+
+
+def test_frozen_prior_and_parser_get_no_gradient_while_the_rest_does():
+    torch.manual_seed(0)
+    net = CFGPFSSR(**TINY).train()
+    assert not net.prior.training and not net.parser.training  # BN statistics of the parser stay fixed
+    net(face_lr(8, batch=2)).square().mean().backward()
+    for name, param in net.named_parameters():
+        frozen = name.startswith(('prior.', 'parser.'))
+        assert param.requires_grad != frozen, name
+        if frozen:
+            assert param.grad is None, name
+    for part in (net.rrdb, net.encoder_blocks, net.latent_head, net.sft_layers, net.decoder_fusions, net.decoder_out):
+        grads = [p.grad for p in part.parameters()]
+        assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_prior_loads_from_a_larger_stylegan2_and_missing_files_are_named(tmp_path):
+    torch.manual_seed(1)
+    stylegan = FaceStyleGAN2Generator(128, TINY['num_style_feat'], 1, narrow=TINY['narrow'])  # the HR size
+    path = tmp_path / 'stylegan2_tiny.pth'
+    torch.save({'params_ema': stylegan.state_dict()}, path)
+    net = CFGPFSSR(**TINY, prior_path=str(path))
+    for key, value in net.prior.state_dict().items():
+        assert torch.equal(value, stylegan.state_dict()[key]), key
+    with pytest.raises(MissingWeightsError, match='missing_prior.pth'):
+        CFGPFSSR(**TINY, prior_path=str(tmp_path / 'missing_prior.pth'))
+    smaller = FaceStyleGAN2Generator(32, TINY['num_style_feat'], 1, narrow=TINY['narrow'])
+    torch.save(smaller.state_dict(), tmp_path / 'small.pth')
+    with pytest.raises(KeyError, match='at least 64 px'):
+        CFGPFSSR(**TINY, prior_path=str(tmp_path / 'small.pth'))
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match='parser_opt'):
+        CFGPFSSR(**dict(TINY, parser_opt=None))
+    with pytest.raises(ValueError, match='powers of two'):
+        CFGPFSSR(**dict(TINY, in_size=12))
+    with pytest.raises(ValueError, match='8x8 LR faces'):
+        CFGPFSSR(**TINY)(face_lr(16))

@@ -1,0 +1,90 @@
+"""CFGPFSSR option files through BasicSR's real train / test pipelines, shrunk to tiny sizes on real faces."""
+import os
+
+import pytest
+import torch
+
+import facesr_arch  # noqa: F401  (before basicsr)
+from facesr_arch.archs.parsing_arch import FaceParseNet
+from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator
+from helpers import deep_update, load_options, run_module, tiny_training, write_options
+
+TRAIN_DIR = 'options/train/CFGPFSSR'
+PAPER = f'{TRAIN_DIR}/train_CFGPFSSR_x16_FFHQ1024.yml'
+ABLATIONS = [f'{TRAIN_DIR}/train_CFGPFSSR_{name}_x16_FFHQ1024.yml' for name in ('baseline', 'CS-SFT_feature', 'SFT')]
+TEST = 'options/test/CFGPFSSR/test_CFGPFSSR_x16_CelebAHQ.yml'
+# 16x on the 128 px fixture faces: 8 px LR, prior blocks 4..64 px, tiny widths
+TINY_G = {'out_size': 128, 'in_size': 8, 'num_style_feat': 16, 'narrow': 0.03125, 'num_rrdb_feat': 8,
+          'num_rrdb_block': 1, 'num_rrdb_grow': 4, 'prior_num_mlp': 1}
+TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
+               'channel_range': [8, 8], 'num_res_blocks': 1, 'with_image_head': True}
+
+
+@pytest.fixture(scope='module')
+def pretrained(tmp_path_factory):
+    """Random tiny StyleGAN2 prior (at the HR size, as a 1024 px FFHQ prior) and parser checkpoints."""
+    folder = tmp_path_factory.mktemp('cfgpfssr_weights')
+    torch.manual_seed(0)
+    prior = FaceStyleGAN2Generator(128, TINY_G['num_style_feat'], TINY_G['prior_num_mlp'], narrow=TINY_G['narrow'])
+    parser_opt = {k: v for k, v in TINY_PARSER.items() if k != 'type'}
+    parser = FaceParseNet(**parser_opt)
+    paths = {'prior': str(folder / 'stylegan2_tiny.pth'), 'parser': str(folder / 'parsenet_tiny.pth')}
+    torch.save({'params_ema': prior.state_dict()}, paths['prior'])
+    torch.save(parser.state_dict(), paths['parser'])
+    return paths
+
+
+def tiny_options(relpath, lmdb, pretrained, total_iter=2):
+    opt = tiny_training(load_options(relpath), total_iter=total_iter, checkpoint_freq=1, val_freq=total_iter)
+    hq = {'dataroot_gt': lmdb, 'gt_size': 128}
+    network_g = dict(TINY_G, prior_path=pretrained['prior'])
+    if opt['network_g'].get('parser_opt') is not None:
+        network_g['parser_opt'] = dict(TINY_PARSER, weights_path=pretrained['parser'])
+    return deep_update(opt, {
+        'datasets': {'train': dict(hq, num_worker_per_gpu=0), 'val': dict(hq, max_items=1)},
+        'network_g': network_g,
+        'network_d': {'out_size': 128, 'narrow': 0.03125},
+        'train': {'perceptual_opt': {'weights_path': None}},  # random VGG16 (no weights downloadable)
+    })
+
+
+def train(relpath, lmdb, pretrained, workdir, total_iter=2):
+    opt = tiny_options(relpath, lmdb, pretrained, total_iter)
+    run_module('facesr_arch.train', ['-opt', write_options(opt, str(workdir))], cwd=str(workdir))
+    return opt, os.path.join(str(workdir), 'experiments', opt['name'], 'models')
+
+
+def test_paper_option_trains_priors_frozen_then_tests(ffhq_small_lmdb, pretrained, workdir):
+    opt, models = train(PAPER, ffhq_small_lmdb, pretrained, workdir)
+    first = torch.load(os.path.join(models, 'net_g_1.pth'), weights_only=True)['params']
+    second = torch.load(os.path.join(models, 'net_g_2.pth'), weights_only=True)['params']
+    assert os.path.isfile(os.path.join(models, 'net_d_2.pth'))
+    prior = torch.load(pretrained['prior'], weights_only=True)['params_ema']
+    parser = torch.load(pretrained['parser'], weights_only=True)
+    frozen = {**{f'prior.{k}': v for k, v in prior.items() if f'prior.{k}' in second},
+              **{f'parser.{k}': v for k, v in parser.items()}}
+    assert len(frozen) == len([k for k in second if k.startswith(('prior.', 'parser.'))])
+    for key, value in frozen.items():  # weights and BN statistics untouched by two training steps
+        assert torch.equal(first[key], value) and torch.equal(second[key], value), key
+    for part in ('rrdb.', 'encoder_blocks.', 'latent_head.', 'sft_layers.', 'decoder_fusions.', 'decoder_out.'):
+        keys = [k for k in second if k.startswith(part)]
+        assert keys and any(not torch.equal(first[k], second[k]) for k in keys), f'{part} did not train'
+
+    test_opt = deep_update(load_options(TEST), {
+        'num_gpu': 0,
+        'datasets': {'test_1': {'dataroot_gt': ffhq_small_lmdb, 'gt_size': 128, 'max_items': 2}},
+        'network_g': dict(TINY_G, parser_opt=dict(TINY_PARSER, weights_path=None)),
+        'path': {'pretrain_network_g': os.path.join(models, 'net_g_latest.pth')},
+        'val': {'metrics': {'niqe': None}},  # NIQE needs images larger than the tiny 128 px results
+    })
+    run_module('facesr_arch.test', ['-opt', write_options(test_opt, str(workdir), 'test.yml')], cwd=str(workdir))
+    results = os.path.join(str(workdir), 'results', test_opt['name'], 'visualization', 'CelebAHQ_1000_x16')
+    assert len(os.listdir(results)) == 2
+
+
+@pytest.mark.parametrize('relpath', ABLATIONS, ids=lambda p: p.split('_')[2])
+def test_ablation_option_trains(relpath, ffhq_small_lmdb, pretrained, workdir):
+    opt, models = train(relpath, ffhq_small_lmdb, pretrained, workdir, total_iter=1)
+    state = torch.load(os.path.join(models, 'net_g_1.pth'), weights_only=True)['params']
+    has_parser = any(k.startswith('parser.') for k in state)
+    assert has_parser == opt['network_g']['use_parsing']
