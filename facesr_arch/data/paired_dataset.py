@@ -37,6 +37,7 @@ class FacePairedDataset(data.Dataset):
 
     def __init__(self, opt):
         super().__init__()
+        self.opt = opt  # BasicSR's test and validation loops read dataset.opt['name']
         backend = opt.get('io_backend', {}).get('type')
         self.lq_source = ImageSource(opt['dataroot_lq'], backend)
         self.gt_source = ImageSource(opt['dataroot_gt'], backend)
@@ -80,6 +81,7 @@ class FaceSingleImageDataset(data.Dataset):
 
     def __init__(self, opt):
         super().__init__()
+        self.opt = opt  # BasicSR's test and validation loops read dataset.opt['name']
         self.source = ImageSource(opt['dataroot_lq'], opt.get('io_backend', {}).get('type'))
         self.keys = self.source.keys[:opt['max_items']] if opt.get('max_items') else self.source.keys
         self.lq_size = opt.get('lq_size')
