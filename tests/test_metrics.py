@@ -26,7 +26,7 @@ def compact_random_state(module, seed=0):
     """A random state dict for ``module`` whose weight matrices are stored tiny.
 
     Each weight of shape (out, *rest) is a Hankel matrix over one random vector (``w[o, j] = v[o + j]``, a
-    stride-(1, 1) view of out + rest - 1 values, scaled by 1/sqrt(fan-in)): rows differ, so the network
+    stride-(1, 1) view of out + rest - 1 values, scaled by sqrt(2 / fan-in)): rows differ, so the network
     stays input-sensitive, and ``torch.save`` writes only the small vector. Norm / bias tensors keep their
     initial values.
     """
@@ -35,7 +35,7 @@ def compact_random_state(module, seed=0):
     for key, value in module.state_dict().items():
         if value.is_floating_point() and value.dim() >= 2:
             out, rest = value.shape[0], value[0].numel()
-            vector = torch.randn(out + rest - 1, generator=gen) / rest ** 0.5
+            vector = torch.randn(out + rest - 1, generator=gen) * (2 / rest) ** 0.5
             value = vector.as_strided((out, rest), (1, 1)).view(value.shape)
         state[key] = value
     return state
