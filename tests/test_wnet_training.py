@@ -1,0 +1,160 @@
+"""W-Net training: the model's losses (parsing map vs the binarised HR map, key regions), every Table 3
+ablation training in process, and a real few-iteration run of every W-Net option file through BasicSR's
+train / test pipelines on real faces with synthetic parsing sidecars."""
+import copy
+import glob
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+import facesr_arch  # noqa: F401  (before basicsr)
+from facesr_arch.archs.modules import RCAB
+from facesr_arch.archs.wnet_arch import LPF, SCAB, CascadeFusion, ConvParsingBlock, ParsingBlock
+from facesr_arch.models.wnet_model import WNetModel
+from facesr_arch.utils.face_parsing import skin_mask
+from helpers import REPO, deep_update, load_options, tiny_training, write_options
+from test_wnet_losses import synthetic_labels
+
+TINY_NET = {'num_feat': 8, 'num_res_blocks': 1, 'hourglass_depth': 2, 'upscale_stages': 1, 'num_levels': 2,
+            'num_heads': 2}
+TRAIN_FILES = sorted(glob.glob(os.path.join(REPO, 'options/train/WNet/*.yml')))
+TEST_FILES = sorted(glob.glob(os.path.join(REPO, 'options/test/WNet/*.yml')))
+
+
+def real_batch(folder, size=32, count=2):
+    """Real faces resized to ``size`` as [0, 1] RGB tensors, their bicubic x4 inputs, synthetic labels."""
+    names = sorted(os.listdir(folder))[:count]
+    gt = [cv2.resize(cv2.imread(os.path.join(folder, n)), (size, size), interpolation=cv2.INTER_AREA) for n in names]
+    gt = torch.from_numpy(np.stack(gt)[..., ::-1].transpose(0, 3, 1, 2).copy()).float() / 255
+    lq = F.interpolate(F.interpolate(gt, scale_factor=0.25, mode='bicubic'), size=size, mode='bicubic').clamp(0, 1)
+    labels = torch.from_numpy(np.stack([synthetic_labels(size, seed) for seed in range(count)]))
+    return {'lq': lq, 'gt': gt, 'parsing': labels}
+
+
+def build_model(option_file, network=None):
+    opt = load_options(option_file)
+    opt = deep_update(opt, {'num_gpu': 0, 'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1,
+                            'network_g': dict(network or {}, **TINY_NET),
+                            # the VGG term is covered by the loss tests and the pipeline runs
+                            'train': {'key_region_opt': {'weights_path': None, 'perceptual_weight': 0}}})
+    return WNetModel(opt)
+
+
+@pytest.mark.parametrize('option_file', [f for f in TRAIN_FILES if 'ablation' in f] +
+                         ['options/train/WNet/train_WNet_x4_CelebA_ModeII.yml'])
+def test_each_table3_variant_builds_and_trains(option_file, ffhq_small_dir):
+    torch.manual_seed(0)
+    model = build_model(option_file)
+    switches = load_options(option_file)['network_g']
+    net = model.net_g
+    assert isinstance(net.parsing, ParsingBlock if switches['parsing_block'] else ConvParsingBlock)
+    assert isinstance(net.w_fusions[0], LPF if switches['lpf'] else CascadeFusion)
+    assert isinstance(net.enc_blocks[0][0], SCAB if switches['scab'] else RCAB)
+    before = copy.deepcopy(model.net_g.state_dict())
+    model.feed_data(real_batch(ffhq_small_dir))
+    model.optimize_parameters(1)
+    assert set(model.log_dict) == {'l_pix', 'l_parsing', 'l_key_region'}
+    assert all(np.isfinite(v) and v > 0 for v in model.log_dict.values())
+    changed = [k for k, v in model.net_g.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
+    assert any(k.startswith('parsing.') for k in changed) and any(k.startswith('enc_blocks.') for k in changed)
+
+
+def test_parsing_loss_targets_the_binarised_hr_map(ffhq_small_dir):
+    torch.manual_seed(0)
+    model = build_model('options/train/WNet/train_WNet_x4_CelebA_ModeI.yml')
+    batch = real_batch(ffhq_small_dir)
+    net = copy.deepcopy(model.net_g)
+    sr, parsing = net(batch['lq'], return_parsing=True)
+    skin = torch.from_numpy(skin_mask(batch['parsing'].numpy())).unsqueeze(1)  # section 3.1: skin = 1, rest 0
+    assert 0 < skin.mean() < 1
+    expected_parsing = F.mse_loss(parsing, skin.expand(-1, 3, -1, -1))  # eq. 25, lambda_par = 1
+    expected_pixel = F.mse_loss(sr, batch['gt'])  # eq. 24, lambda_pixel = 1
+    model.feed_data(batch)
+    model.optimize_parameters(1)
+    assert model.log_dict['l_parsing'] == pytest.approx(expected_parsing.item(), rel=1e-4)
+    assert model.log_dict['l_pix'] == pytest.approx(expected_pixel.item(), rel=1e-4)
+    assert model.cri_key_region.loss_weight == 0.5  # lambda_key (section 4.2)
+    model.test()
+    visuals = model.get_current_visuals()  # [0, 1] images are passed through, not mapped from [-1, 1]
+    assert torch.equal(visuals['gt'], batch['gt'])
+
+    model.feed_data({'lq': batch['lq'], 'gt': batch['gt']})
+    with pytest.raises(ValueError, match='parsing_root'):
+        model.optimize_parameters(2)
+
+
+@pytest.fixture(scope='module')
+def parsing_dir(ffhq_small_dir, tmp_path_factory):
+    """Synthetic 128 px label maps named by the stems of the small FFHQ faces."""
+    out = tmp_path_factory.mktemp('wnet_parsing')
+    for seed, name in enumerate(sorted(os.listdir(ffhq_small_dir))):
+        cv2.imwrite(str(out / (os.path.splitext(name)[0] + '.png')), synthetic_labels(128, seed).astype(np.uint8))
+    return str(out)
+
+
+@pytest.fixture(scope='module')
+def vgg19_file(tmp_path_factory):
+    """A random VGG19 checkpoint in torchvision's layout, loaded by the key-region loss's real loading code."""
+    from torchvision.models import vgg19
+    path = str(tmp_path_factory.mktemp('weights') / 'vgg19_random.pth')
+    torch.save({f'features.{k}': v for k, v in vgg19(weights=None).features.state_dict().items()}, path)
+    return path
+
+
+def tiny_pipeline_options(option_file, ffhq_small_dir, parsing_dir, vgg19_file):
+    data = {'dataroot_gt': ffhq_small_dir, 'io_backend': {'type': 'disk'}, 'gt_size': 32}
+    opt = tiny_training(load_options(os.path.relpath(option_file, REPO)), total_iter=2, checkpoint_freq=2,
+                        val_freq=2)
+    return deep_update(opt, {
+        'datasets': {
+            'train': dict(data, parsing_root=parsing_dir, batch_size_per_gpu=2, num_worker_per_gpu=0),
+            'val': dict(data, max_items=1),
+        },
+        'network_g': TINY_NET,
+        'train': {'key_region_opt': {'weights_path': vgg19_file}},
+    })
+
+
+def test_every_option_file_trains_and_tests_through_the_pipelines(ffhq_small_dir, parsing_dir, vgg19_file, workdir):
+    """Each train option file: 2 iterations, validation and checkpoints through ``facesr_arch.train``; each
+    test option file: evaluation of the trained x4 / x8 Mode I checkpoints through ``facesr_arch.test``.
+    One interpreter runs them all (the entries' ``main``), so imports are paid once."""
+    runs = []
+    for path in TRAIN_FILES:
+        opt = tiny_pipeline_options(path, ffhq_small_dir, parsing_dir, vgg19_file)
+        runs.append(('train', write_options(opt, str(workdir), os.path.basename(path)), opt['name']))
+    for path in TEST_FILES:
+        opt = load_options(os.path.relpath(path, REPO))
+        metrics = {k: v for k, v in opt['val']['metrics'].items() if k in ('psnr', 'ssim')}  # no LPIPS/ArcFace/FAN files
+        trained = opt['path']['pretrain_network_g'].split('/')[1]
+        data = {'dataroot_gt': ffhq_small_dir, 'io_backend': {'type': 'disk'}, 'gt_size': 32, 'max_items': 2}
+        opt = deep_update(opt, {'num_gpu': 0, 'network_g': TINY_NET, 'datasets': {'test_1': data, 'test_2': data},
+                                'val': {'metrics': None}})
+        opt['val']['metrics'] = metrics
+        runs.append(('test', write_options(opt, str(workdir), os.path.basename(path)), opt['name']))
+    assert len(runs) == 13
+    driver = ('import sys, importlib\n'
+              'for entry, path in zip(sys.argv[1::2], sys.argv[2::2]):\n'
+              '    sys.argv = [entry, "-opt", path]\n'
+              '    importlib.import_module(f"facesr_arch.{entry}").main()\n')
+    args = [a for entry, path, _ in runs for a in (entry, path)]
+    proc = subprocess.run([sys.executable, '-c', driver] + args, cwd=workdir, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2'))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    for entry, _, name in runs:
+        if entry == 'train':
+            models = workdir / 'experiments' / name / 'models'
+            assert (models / 'net_g_2.pth').is_file(), name
+            state = torch.load(models / 'net_g_2.pth', map_location='cpu', weights_only=True)['params']
+            assert any(k.startswith('enc_fusions.') for k in state)
+        else:
+            for dataset in ('CelebA_test1000', 'Helen_test50'):
+                images = glob.glob(str(workdir / 'results' / name / 'visualization' / dataset / '*.png'))
+                assert len(images) == 2, (name, dataset)
+                assert cv2.imread(images[0]).shape == (32, 32, 3)
