@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-import facesr_arch  # noqa: F401
+import facesr_arch  # noqa: F401  (before basicsr: torchvision alias)
 from basicsr.utils.registry import ARCH_REGISTRY
 from facesr_arch.data.face_degraded_dataset import to_tensor
 from facesr_arch.data.preprocess import prepare_face, tensor_to_image
@@ -18,11 +18,10 @@ from facesr_arch.inference import cli
 from facesr_arch.inference.specs import Controls, gcfsr_condition
 from facesr_arch.inference.whole_image import (FFHQ_TEMPLATE_512, alignment, crop_face, native_face_size,
                                                paste_faces)
-
 from helpers import REPO, run_script
 
 sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import compare_grid  # noqa: E402
+import compare_grid  # noqa: E402  (scripts/ on sys.path first)
 import modulation_sweep  # noqa: E402
 
 TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
@@ -144,9 +143,9 @@ def test_lmdb_input_batches_and_param_key(checkpoints, shared_data, tmp_path):
     torch.manual_seed(0)
     assert cli.main(common + ['-o', str(tmp_path / 'raw'), '--param-key', 'params']) == 0
     names = outputs(str(tmp_path / 'ema'))
-    assert names == [n for n in outputs(str(faces))]
-    read = lambda sub, n: cv2.imread(str(tmp_path / sub / n)).astype(int)  # noqa: E731
-    assert np.abs(read('ema', names[0]) - read('raw', names[0])).max() > 0  # params differ from params_ema
+    assert names == outputs(str(faces))
+    ema, raw = (cv2.imread(str(tmp_path / sub / names[0])).astype(int) for sub in ('ema', 'raw'))
+    assert np.abs(ema - raw).max() > 0  # the params entry differs from params_ema
     assert outputs(str(tmp_path / 'ema1')) == names
 
 
@@ -222,7 +221,7 @@ def test_gcfsr_condition_derivation():
 
 
 def test_modulation_strip_and_compare_grid(checkpoints, shared_data, tmp_path):
-    options, _, side = TINY['GCFSR']
+    options, _, _ = TINY['GCFSR']
     opt = write_option_file(str(tmp_path), 'GCFSR', options, checkpoints['GCFSR'])
     face = os.path.join(shared_data, 'real_lq', 'cf_0143.png')
     strip_path = str(tmp_path / 'strip.png')

@@ -34,6 +34,17 @@ def label_band(text, width, height):
     return band
 
 
+def _stack_with_gaps(images, axis, pad):
+    """Concatenate ``images`` along ``axis`` (0: vertically, 1: horizontally) with white ``pad`` px gaps."""
+    parts = []
+    for image in images:
+        if parts:
+            gap_shape = (pad, image.shape[1], 3) if axis == 0 else (image.shape[0], pad, 3)
+            parts.append(np.full(gap_shape, 255, np.uint8))
+        parts.append(image)
+    return np.concatenate(parts, axis=axis)
+
+
 def labelled_grid(rows, col_labels, side=256, pad=4, row_labels=None):
     """Tiles in rows and columns with a label above each column (and left of each row).
 
@@ -53,18 +64,14 @@ def labelled_grid(rows, col_labels, side=256, pad=4, row_labels=None):
         raise ValueError(f'every row needs {columns} images ({", ".join(col_labels)})')
     cells = [[label_band(text, side, band_h) for text in col_labels]]
     cells += [[fit_tile(img, side) for img in row] for row in rows]
-    white = np.full((pad, side, 3), 255, np.uint8)
-    column_images = [np.concatenate(sum(([cells[r][c], white] for r in range(len(cells))), [])[:-1], axis=0)
-                     for c in range(columns)]
+    column_images = [_stack_with_gaps([row[c] for row in cells], 0, pad) for c in range(columns)]
     if row_labels is not None:
         heights = [band_h] + [side] * len(rows)
         names = [''] + list(row_labels)
         bands = [np.rot90(label_band(name, h, band_h)) if name else np.full((h, band_h, 3), 255, np.uint8)
                  for name, h in zip(names, heights)]
-        column_images.insert(0, np.concatenate(sum(([b, np.full((pad, band_h, 3), 255, np.uint8)] for b in bands),
-                                                   [])[:-1], axis=0))
-    gap = np.full((column_images[0].shape[0], pad, 3), 255, np.uint8)
-    return np.ascontiguousarray(np.concatenate(sum(([col, gap] for col in column_images), [])[:-1], axis=1))
+        column_images.insert(0, _stack_with_gaps(bands, 0, pad))
+    return np.ascontiguousarray(_stack_with_gaps(column_images, 1, pad))
 
 
 def colorize_parsing(labels):

@@ -81,7 +81,7 @@ def build_network(block, weights, param_key=None, device='cpu'):
     options = dict(block)
     net = ARCH_REGISTRY.get(options.pop('type'))(**options)
     state = load_state_dict(weights, f'{block["type"]} generator', HOW_TO_GET, param_key=param_key)
-    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    state = {k.removeprefix('module.'): v for k, v in state.items()}
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -15,7 +15,6 @@ from .whole_image import alignment, crop_face, detect_landmarks, native_face_siz
 
 # faces smaller than this carry too little to restore (and break the 4x-downsampling encoders)
 MIN_FACE_SIDE = 8
-WHOLE_IMAGE_FOLDERS = ('restored_faces', 'cropped_faces', 'restored_imgs', 'cmp')
 
 
 class SkipImage(ValueError):
@@ -29,12 +28,13 @@ class FaceRestorer:
         net (torch.nn.Module): The trained network (see ``loading.build_network``).
         spec (MethodSpec): The method's inference spec.
         device (str | torch.device): Device the network is on. Default: 'cpu'.
-        controls (Controls): GCFSR's factor / strength. Default: none.
+        controls (Controls | None): Factor / strength / size controls. Default: None (none set).
         autocast (bool): Mixed precision (bfloat16 on CPU, float16 on CUDA). Default: False.
         channels_last (bool): channels_last memory format for the network and inputs. Default: False.
     """
 
-    def __init__(self, net, spec, device='cpu', controls=Controls(), autocast=False, channels_last=False):
+    def __init__(self, net, spec, device='cpu', controls=None, autocast=False, channels_last=False):
+        controls = controls or Controls()
         self.net, self.spec, self.controls = net, spec, controls
         self.device = torch.device(device)
         self.lr_size, self.in_size, self.out_size = spec.sizes(net, controls)
@@ -91,8 +91,8 @@ class Summary:
     def report(self):
         """Human-readable summary lines."""
         rate = self.done / self.seconds if self.seconds > 0 else 0.0
-        lines = [f'Done: {self.done} image(s), {self.faces} face(s) in {self.seconds:.1f} s ({rate:.2f} images/s); '
-                 f'already finished: {self.existing} (use --overwrite to redo); skipped: {len(self.skipped)}']
+        lines = [(f'Done: {self.done} image(s), {self.faces} face(s) in {self.seconds:.1f} s ({rate:.2f} images/s); '
+                  f'already finished: {self.existing} (use --overwrite to redo); skipped: {len(self.skipped)}')]
         lines += [f'  skipped {key}: {reason}' for key, reason in self.skipped]
         lines += [f'  no face found in {key}: written unchanged' for key in self.no_face]
         return '\n'.join(lines)

@@ -1,9 +1,9 @@
 """Inference inputs: one image file, a folder of images, or a BasicSR LMDB, as named lazy items."""
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from ..data.image_io import IMAGE_EXTENSIONS, list_images, read_image, decode_image
+from ..data.image_io import IMAGE_EXTENSIONS, decode_image, list_images, read_image
 from ..data.lmdb_util import LmdbReader, read_meta_keys
 
 

@@ -4,8 +4,9 @@ A :class:`MethodSpec` is all the inference code knows about a method; adding a m
 adding one spec here. Sizes are read from the built network, so tiny test models and paper-size models
 go through the same code.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 

@@ -33,7 +33,7 @@ def load_detector(path, network='resnet50', device='cpu'):
     device = torch.device(device)
     detector = RetinaFace(network_name=network, half=False, device=device)
     state = load_state_dict(path, f'RetinaFace {network} face detector', DETECTOR_HOW_TO_GET)
-    detector.load_state_dict({k[7:] if k.startswith('module.') else k: v for k, v in state.items()}, strict=True)
+    detector.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()}, strict=True)
     return detector.eval().requires_grad_(False).to(device)
 
 
