@@ -8,14 +8,5 @@ from .loading import build_network, network_config
 from .runner import FaceRestorer, Summary, run_aligned, run_whole_images
 from .specs import Controls, MethodSpec, get_spec
 
-__all__ = [
-           'Controls',
-           'FaceRestorer',
-           'MethodSpec',
-           'Summary',
-           'build_network',
-           'get_spec',
-           'network_config',
-           'run_aligned',
-           'run_whole_images',
-]
+__all__ = ['Controls', 'FaceRestorer', 'MethodSpec', 'Summary', 'build_network', 'get_spec', 'network_config',
+           'run_aligned', 'run_whole_images']
