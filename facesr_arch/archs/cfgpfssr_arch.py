@@ -31,8 +31,9 @@ from ..utils.weights import load_state_dict
 from .modules import SFTLayer
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
-PRIOR_SOURCE = ('Train a face StyleGAN2 on FFHQ (options/train/StyleGAN2/) or convert a public FFHQ StyleGAN2 '
-                'checkpoint (rosinality / BasicSR layout, 1024 px config-f) with scripts/convert_weights.py.')
+PRIOR_SOURCE = ('Convert the public FFHQ StyleGAN2 (rosinality stylegan2-ffhq-config-f.pt) with '
+                '`python scripts/convert_weights.py stylegan2_rosinality stylegan2-ffhq-config-f.pt DST.pth`, '
+                'or use a face StyleGAN2 you trained; see weights/README.md.')
 
 
 class RRDBFeatureExtractor(nn.Module):
