@@ -25,8 +25,8 @@ from .parsing_arch import FaceParseNet
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
 GUIDE_SOFTMAX_AXES = ('source', 'channel')
-GAN_PRIOR_SOURCE = ('train it with a FaceStyleGAN2Generator option file at 512 px on FFHQ (noise_mode: none, '
-                    'section 3.2.2), or convert a public StyleGAN2 checkpoint with scripts/convert_weights.py')
+GAN_PRIOR_SOURCE = ('train it with options/train/StyleGAN2/train_FaceStyleGAN2_FFHQ512.yml (FFHQ 512, section 4.1), '
+                    'or convert a public StyleGAN2 512 checkpoint with scripts/convert_weights.py')
 PARSER_SOURCE = ('pretrain it on CelebAMask-HQ at 512 px with the MPCNet degradation (section 4.1) using the parsing '
                  'option file under options/train/Parsing/ (FaceParseNet, min_feat_size: 4)')
 
@@ -224,8 +224,9 @@ class MPCNet(nn.Module):
             :class:`~facesr_arch.archs.parsing_arch.FaceParseNet` (3.2.3); ``in_size`` defaults to ``out_size``
             and ``min_feat_size`` must be 4 (7 down- and 7 up-sampling blocks at 512), so that its up-sampling
             blocks give F_parse at every APFF resolution. None uses FaceParseNet's defaults. Default: None.
-        gan_prior_path (str | None): Pretrained FaceStyleGAN2Generator (noise-free) checkpoint. None builds it
-            randomly (the full MPCNet checkpoint then supplies it, or tests). Default: None.
+        gan_prior_path (str | None): Pretrained FaceStyleGAN2Generator checkpoint at ``out_size``; noise strengths
+            of a prior trained with noise inputs are dropped. None builds it randomly (the full MPCNet checkpoint
+            then supplies it, or tests). Default: None.
         parsing_prior_path (str | None): Pretrained FaceParseNet checkpoint (3.2.3). None builds it randomly, as
             ``gan_prior_path``. Default: None.
         freeze_priors (bool): Keep both pretrained priors fixed (the paper embeds them as pretrained
@@ -307,9 +308,11 @@ class MPCNet(nn.Module):
             self.gan_prior = FaceStyleGAN2Generator(out_size, num_style_feat, gan_num_mlp, channel_multiplier, narrow,
                                                     noise_mode='none')  # no noise inputs (3.2.2)
             if gan_prior_path is not None:
-                self.gan_prior.load_state_dict(
-                    load_state_dict(gan_prior_path, 'MPCNet StyleGAN2 prior (noise-free FaceStyleGAN2Generator, '
-                                    f'{out_size} px)', GAN_PRIOR_SOURCE))
+                what = f'MPCNet StyleGAN2 prior (FaceStyleGAN2Generator, {out_size} px)'
+                state = load_state_dict(gan_prior_path, what, GAN_PRIOR_SOURCE)
+                # a prior pretrained with noise inputs is "reformed by removing the noise inputs" (section 2)
+                state = {k: v for k, v in state.items() if not k.endswith('.noise.weight')}
+                self.gan_prior.load_state_dict(state)
         if freeze_priors:
             for prior in self._priors():
                 prior.requires_grad_(False).eval()
