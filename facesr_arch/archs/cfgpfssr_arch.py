@@ -98,9 +98,10 @@ class CFGPFSSR(nn.Module):
         num_rrdb_feat (int): RRDB width of E0 (ESRGAN: 64). Default: 64.
         num_rrdb_block (int): RRDBs in E0 (ESRGAN: 23). Default: 23.
         num_rrdb_grow (int): Dense growth channels of E0 (ESRGAN: 32). Default: 32.
-        prior_path (str | None): Face StyleGAN2 checkpoint (our ``FaceStyleGAN2Generator`` layout, any
-            out_size >= out_size / 2: only blocks up to out_size / 2 are used). None leaves the prior random,
-            for loading a whole CFGPFSSR checkpoint afterwards (testing, resuming). Default: None.
+        prior_path (str | None): Face StyleGAN2 checkpoint in the ``FaceStyleGAN2Generator`` layout, of at
+            least out_size / 2 px (only its blocks up to out_size / 2 are used; larger ones are dropped).
+            None leaves the prior random, for loading a whole CFGPFSSR checkpoint afterwards (testing,
+            resuming). Default: None.
         prior_num_mlp (int): Mapping-MLP depth of the prior checkpoint (unused in the forward pass, which
             feeds w directly, but part of its layout). Default: 8.
         parser_opt (dict | None): The face parsing network (FPN) as network options, e.g. ``{'type':
@@ -204,7 +205,11 @@ class CFGPFSSR(nn.Module):
         return self
 
     def parsing_maps(self, lq):
-        """Parsing probabilities P of the LR bicubic-upscaled to half the HR size (3.1), (b, C, s/2, s/2)."""
+        """Parsing map P of the LR bicubic-upscaled to half the HR size (3.1), (b, C, s/2, s/2).
+
+        The paper does not say whether P holds labels or scores; decision: the parser's softmax
+        probabilities, which keep its uncertainty and resize smoothly to every p_k.
+        """
         bicubic = F.interpolate(lq, size=(self.prior_size, self.prior_size), mode='bicubic', align_corners=False)
         with torch.no_grad():
             logits = self.parser(bicubic.clamp(-1, 1))
