@@ -5,6 +5,8 @@ from .face_gan_model import FaceGANModel
 from .gcfsr_model import GCFSRModel
 from .mpcnet_model import MPCNetModel
 from .pvfr_model import PVFRModel
+from .stylegan2_model import FaceStyleGAN2Model
 from .wnet_model import WNetModel
 
-__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'GCFSRModel', 'MPCNetModel', 'PVFRModel', 'WNetModel']
+__all__ = ['CFGPFSSRModel', 'FaceGANModel', 'FaceStyleGAN2Model', 'GCFSRModel', 'MPCNetModel', 'PVFRModel',
+           'WNetModel']
