@@ -33,6 +33,19 @@ def folders(ffhq_small_dir, tmp_path_factory):
     return {k: str(v) for k, v in dirs.items()}
 
 
+def with_calibrated_batchnorm(net, state, inputs):
+    """``state`` with BatchNorm running statistics measured on ``inputs``, so that a deep random network's
+    features keep unit scale in eval mode instead of vanishing layer by layer."""
+    net.load_state_dict(state)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = 1.0  # running statistics := this batch's statistics
+    net.train()
+    with torch.no_grad():
+        net(inputs)
+    return {key: net.state_dict()[key] if 'running_' in key else value for key, value in state.items()}
+
+
 @pytest.fixture(scope='module')
 def torch_home(tmp_path_factory):
     """pyiqa / torchvision weight folders holding tiny random FID-Inception, LPIPS-alex and AlexNet files."""
@@ -47,7 +60,8 @@ def torch_home(tmp_path_factory):
         fid_net = inception.fid_inception_v3()
     finally:
         inception.load_pretrained_network = original
-    torch.save(compact_random_state(fid_net), home / 'hub' / 'pyiqa' / 'pt_inception-2015-12-05-6726825d.pth')
+    torch.save(with_calibrated_batchnorm(fid_net, compact_random_state(fid_net), torch.rand(4, 3, 299, 299) * 2 - 1),
+               home / 'hub' / 'pyiqa' / 'pt_inception-2015-12-05-6726825d.pth')
     alexnet = torchvision.models.alexnet()
     torch.save(compact_random_state(alexnet), home / 'hub' / 'checkpoints' / 'alexnet-owt-7be5be79.pth')
     lins = {f'lin{i}.model.1.weight': torch.rand(1, c, 1, 1) for i, c in enumerate((64, 192, 384, 256, 256))}
