@@ -27,5 +27,6 @@ setup(
     python_requires='>=3.9',
     install_requires=requirements(),
     license='Apache-2.0',
-    entry_points={'console_scripts': ['facesr-inference=facesr_arch.inference.cli:main']},
+    entry_points={'console_scripts': ['facesr-inference=facesr_arch.inference.cli:main',
+                                     'facesr-metrics=facesr_arch.metrics.cli:main']},
 )
