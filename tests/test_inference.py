@@ -250,3 +250,13 @@ def test_modulation_strip_and_compare_grid(checkpoints, shared_data, tmp_path):
     assert np.all(corner == corner[0, 0]) and np.abs(corner[0, 0].astype(int) - lr_tile[5, 5]).max() > 20
     missing_tile = grid[band + 72:, band + 72:band + 136]  # cf_0240 has no GCFSR result: gray tile
     assert np.all(missing_tile == 128)
+
+
+def test_channels_last_and_autocast_run(checkpoints, shared_data, tmp_path):
+    options, _, side = TINY['GCFSR']  # StyleGAN2 parts hold 5-D modulated weights next to 4-D kernels
+    opt = write_option_file(str(tmp_path), 'GCFSR', options, checkpoints['GCFSR'])
+    face = os.path.join(shared_data, 'real_lq_gray', sorted(os.listdir(os.path.join(shared_data, 'real_lq_gray')))[0])
+    out = str(tmp_path / 'out')
+    assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress', '--channels-last',
+                     '--autocast']) == 0
+    assert cv2.imread(os.path.join(out, outputs(out)[0])).shape == (side, side, 3)

@@ -21,6 +21,17 @@ class SkipImage(ValueError):
     """An input that cannot be restored (too small, not a square aligned face); reported and skipped."""
 
 
+def to_channels_last(net):
+    """Put the 4-D parameters and buffers of ``net`` in channels_last format, in place.
+
+    ``Module.to(memory_format=...)`` refuses modules with parameters of other ranks (StyleGAN2's 5-D
+    modulated-convolution weights), so only the 4-D tensors (convolution kernels) are converted.
+    """
+    for tensor in list(net.parameters()) + list(net.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+
+
 class FaceRestorer:
     """One method ready to restore batches of aligned faces.
 
@@ -41,7 +52,7 @@ class FaceRestorer:
         self.autocast = autocast
         self.channels_last = channels_last
         if channels_last:
-            self.net = net.to(memory_format=torch.channels_last)
+            to_channels_last(net)
 
     def check(self, img, source):
         """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px."""
