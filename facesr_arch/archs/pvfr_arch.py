@@ -18,9 +18,9 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from ..utils.weights import load_state_dict
 from .stylegan2_arch import ConvLayer, EqualConv2d, EqualLinear, FaceStyleGAN2Generator
 
-PRIOR_SOURCE = ('Convert the public GPEN-BFR-512 generator (GPEN-BFR-512.pth) with scripts/convert_weights.py '
-                '(PVFR section 4.2 fine-tunes the StyleGAN2 retrained by GPEN), or train a 512 px face StyleGAN2 '
-                'with concatenated noise branches.')
+PRIOR_SOURCE = ('Convert the public GPEN-BFR-512 generator (PVFR section 4.2 fine-tunes the StyleGAN2 retrained by '
+                'GPEN): `python scripts/convert_weights.py gpen_g GPEN-BFR-512.pth weights/GPEN-BFR-512_prior.pth`, '
+                'or train a 512 px face StyleGAN2 with concatenated noise branches (options/train/StyleGAN2/).')
 
 
 class MMRB(nn.Module):
@@ -176,10 +176,11 @@ class PVFR(nn.Module):
         """Load the StyleGAN2 prior (``FaceStyleGAN2Generator`` layout, concatenated noise branches)."""
         state = load_state_dict(path, 'PVFR StyleGAN2 prior (GPEN-BFR-512 generator)', PRIOR_SOURCE)
         own = self.generator.state_dict()
-        missing = sorted(k for k in own if k not in state)
-        if missing:
-            raise KeyError(f'{path} is not a {self.out_size} px face StyleGAN2 with concatenated noise branches in '
-                           f'the FaceStyleGAN2Generator layout: missing {missing[:5]}. {PRIOR_SOURCE}')
+        wrong = sorted(k for k in own if k not in state or state[k].shape != own[k].shape)
+        if wrong:
+            raise ValueError(f'{path} is not a {self.out_size} px face StyleGAN2 with concatenated noise branches '
+                             f'of this width in the FaceStyleGAN2Generator layout: missing or differently shaped '
+                             f'{wrong[:5]}. {PRIOR_SOURCE}')
         self.generator.load_state_dict({k: state[k] for k in own}, strict=True)
 
     def parameter_groups(self):

@@ -102,8 +102,7 @@ class PVFRModel(FaceGANModel):
 
     def feed_data(self, data):
         super().feed_data(data)
-        self.boxes = {name: data[f'box_{name}'].to(self.device) for name in self.component_crop_sizes
-                      if f'box_{name}' in data}
+        self.boxes = {key[len('box_'):]: value.to(self.device) for key, value in data.items() if key.startswith('box_')}
 
     def generate(self, net):
         output, self.pyramid = net(self.lq, return_pyramid=True)
