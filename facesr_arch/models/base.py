@@ -1,26 +1,49 @@
-"""What every facesr_arch model adds to BasicSR's ``SRModel``: CPU-capable DDP, images in [-1, 1], and
-checkpoints written atomically."""
+"""What every facesr_arch model adds to BasicSR's ``SRModel``: CPU-capable DDP (with SyncBatchNorm on GPUs),
+images in [-1, 1], checkpoints written atomically, exact resume (random states in the training state) and
+the skipping of non-finite optimisation steps."""
 import os
 
 import torch
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from basicsr.models.sr_model import SRModel
+from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
 
 from ..data.batched_degradations import degrade_batch
+from ..utils.resume import capture_rng_state, restore_rng_state
+
+_torch_save = torch.save  # the real one: _atomic_torch_save swaps torch.save for atomic_save
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped: too many consecutive iterations with non-finite losses."""
+
+
+def atomic_save(obj, path):
+    """``torch.save`` to ``path`` through a temporary file in the same folder, flushed, then renamed.
+
+    A process killed mid-save leaves the previous ``path`` intact (and at most a ``*.tmp`` file, which
+    resuming ignores).
+    """
+    tmp = f'{path}.{os.getpid()}.tmp'
+    try:
+        with open(tmp, 'wb') as f:
+            _torch_save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 class _atomic_torch_save:
-    """Within the block, ``torch.save(obj, path)`` writes ``path.tmp`` and renames it over ``path``."""
+    """Within the block, ``torch.save(obj, path)`` is :func:`atomic_save` (for BasicSR's ``save_network``)."""
 
     def __enter__(self):
         self._save = torch.save
-
-        def atomic_save(obj, path, *args, **kwargs):
-            tmp = f'{path}.tmp'
-            self._save(obj, tmp, *args, **kwargs)
-            os.replace(tmp, path)
-
         torch.save = atomic_save
 
     def __exit__(self, *exc):
@@ -32,7 +55,22 @@ class FaceBaseModel(SRModel):
 
     Faces are normalised to [-1, 1] (mean 0.5, std 0.5) by the datasets, as in the StyleGAN2-based
     methods; ``get_current_visuals`` maps back to [0, 1] for BasicSR's saving and metrics.
+
+    Reliability:
+        - Checkpoints and training states are written atomically (:func:`atomic_save`).
+        - Training states also hold every rank's torch / numpy / python random states (key ``rng``, one
+          entry per rank), restored by :meth:`resume_training`; validation leaves them untouched. With the
+          data order restored by ``utils/resume.py``, a resumed run repeats the uninterrupted one.
+        - :meth:`losses_finite` and :meth:`count_nonfinite` let ``optimize_parameters`` skip steps with
+          non-finite losses and stop after ``train.max_nonfinite_steps`` in a row (default 20).
+        - Top-level option ``sync_bn`` (default true): in distributed GPU training, networks holding
+          BatchNorm layers are converted to ``SyncBatchNorm``. PyTorch's SyncBatchNorm has no CPU
+          implementation, so CPU (gloo) runs keep per-process BatchNorm statistics, with a warning.
     """
+
+    def __init__(self, opt):
+        self.nonfinite_streak = 0
+        super().__init__(opt)
 
     def save_network(self, net, net_label, current_iter, param_key='params'):
         """BasicSR's save, made atomic: written to a temporary file, then renamed over the target."""
@@ -40,19 +78,111 @@ class FaceBaseModel(SRModel):
             super().save_network(net, net_label, current_iter, param_key)
 
     def save_training_state(self, epoch, current_iter):
-        """BasicSR's training-state save, made atomic (a kill mid-save leaves the previous state intact)."""
-        with _atomic_torch_save():
-            super().save_training_state(epoch, current_iter)
+        """BasicSR's training state plus every rank's random states, written atomically by rank 0.
+
+        Called on every rank (the random states are gathered); only rank 0 writes.
+        """
+        if current_iter == -1:
+            return
+        rng = capture_rng_state()
+        if self.opt['dist']:
+            states = [None] * dist.get_world_size()
+            dist.all_gather_object(states, rng)
+        else:
+            states = [rng]
+        self._write_training_state(epoch, current_iter, states)
+
+    @master_only
+    def _write_training_state(self, epoch, current_iter, rng_states):
+        state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
+                 'schedulers': [s.state_dict() for s in self.schedulers], 'rng': rng_states}
+        atomic_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+
+    def resume_training(self, resume_state):
+        """BasicSR's optimiser and scheduler restore, plus this rank's random states when saved."""
+        super().resume_training(resume_state)
+        rng_states = resume_state.get('rng')
+        world_size = self.opt.get('world_size', 1)
+        if rng_states is None:
+            get_root_logger().warning('The training state holds no random states (older run): the resumed run '
+                                      'will not repeat the uninterrupted one exactly.')
+        elif len(rng_states) != world_size:
+            get_root_logger().warning(f'The training state holds random states of {len(rng_states)} process(es), '
+                                      f'this run has {world_size}: random states not restored.')
+        else:
+            restore_rng_state(rng_states[self.opt.get('rank', 0)])
+
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        """BasicSR's validation, leaving the training's random states as they were."""
+        rng = capture_rng_state()
+        try:
+            super().validation(dataloader, current_iter, tb_logger, save_img)
+        finally:
+            restore_rng_state(rng)
 
     def model_to_device(self, net):
         net = net.to(self.device)
         if self.opt['dist']:
+            net = self._sync_batchnorm(net)
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(
                 net, device_ids=device_ids, find_unused_parameters=self.opt.get('find_unused_parameters', False))
         elif self.opt['num_gpu'] > 1:
             net = torch.nn.DataParallel(net)
         return net
+
+    def _sync_batchnorm(self, net):
+        """Convert BatchNorm to SyncBatchNorm for distributed GPU training (option ``sync_bn``)."""
+        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(m, torch.nn.SyncBatchNorm)
+                     for m in net.modules())
+        if not has_bn or not self.opt.get('sync_bn', True):
+            return net
+        if self.device.type != 'cuda':
+            get_root_logger().warning(f'{net.__class__.__name__} has BatchNorm layers but SyncBatchNorm needs GPUs: '
+                                      'on CPU each process keeps its own batch statistics.')
+            return net
+        get_root_logger().info(f'{net.__class__.__name__}: BatchNorm converted to SyncBatchNorm.')
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+
+    def losses_finite(self, losses):
+        """True when every loss is finite on every rank.
+
+        One device-side reduction and one host sync per call (BasicSR's logging syncs each iteration
+        anyway); under DDP the verdict is all-reduced so that every rank skips the same steps.
+
+        Args:
+            losses (Iterable[Tensor]): Loss tensors of the step.
+        """
+        flags = [torch.isfinite(loss.detach()).all() for loss in losses]
+        if not flags:
+            return True
+        flags = torch.stack(flags).all().float()
+        if self.opt['dist']:
+            dist.all_reduce(flags, op=dist.ReduceOp.MIN)
+        return bool(flags.item())
+
+    def count_nonfinite(self, finite, current_iter, loss_dict):
+        """Count consecutive skipped steps; raise :class:`NonFiniteLossError` past ``train.max_nonfinite_steps``.
+
+        Args:
+            finite (bool): Whether this iteration's losses were finite (the step was taken).
+            current_iter (int): The iteration, for messages.
+            loss_dict (dict[str, Tensor]): The iteration's losses, named in the messages.
+        """
+        if finite:
+            self.nonfinite_streak = 0
+            return
+        self.nonfinite_streak += 1
+        limit = self.opt['train'].get('max_nonfinite_steps', 20)
+        values = ', '.join(f'{k}={v.detach().float().mean().item():.4g}' for k, v in loss_dict.items())
+        get_root_logger().warning(f'Iteration {current_iter}: non-finite loss ({values}); optimiser step skipped '
+                                  f'({self.nonfinite_streak} in a row, limit train.max_nonfinite_steps={limit}).')
+        if self.nonfinite_streak >= limit:
+            raise NonFiniteLossError(
+                f'Training stopped at iteration {current_iter}: {self.nonfinite_streak} consecutive iterations had '
+                f'non-finite losses ({values}). No update was applied during them, so the last checkpoint in '
+                f"{self.opt['path'].get('models')} holds good weights. Lower the learning rates or loss weights, "
+                'check the data, then resume with --auto_resume.')
 
     def feed_data(self, data):
         if 'gt' in data:

@@ -25,11 +25,14 @@ class FaceGANModel(FaceBaseModel):
         net_d_reg_every (int): Lazy R1: every N iterations, scaled by N (StyleGAN2). Default: 16.
         net_d_iters, net_d_init_iters (int): D steps per G step / D-only warm-up iterations. Default: 1, 0.
         total_iter, warmup_iter (int): BasicSR's schedule.
+        max_nonfinite_steps (int): Stop training after this many consecutive iterations whose losses were
+            non-finite (their optimiser steps are skipped). Default: 20.
     """
 
     train_option_keys = {
         'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'pixel_opt', 'perceptual_opt',
         'gan_opt', 'r1_reg_weight', 'net_d_reg_every', 'net_d_iters', 'net_d_init_iters',
+        'max_nonfinite_steps',
     }
 
     def init_training_settings(self):
@@ -106,16 +109,22 @@ class FaceGANModel(FaceBaseModel):
         return losses
 
     def optimize_parameters(self, current_iter):
+        """One G step and one D step; both are skipped when any of their losses is non-finite.
+
+        Both backward passes run first (D sees the detached output, so the order of the steps does not
+        matter), then a single finiteness check decides whether the optimisers step (see
+        ``FaceBaseModel.losses_finite`` / ``count_nonfinite``; EMA is not updated on a skipped step).
+        """
         loss_dict = OrderedDict()
         use_gan = self.cri_gan is not None
         if use_gan:
             self.net_d.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
         self.output = self.generate(self.net_g)
-        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+        step_g = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
+        if step_g:
             losses = self.generator_losses(self.output)
             sum(losses.values()).backward()
-            self.optimizer_g.step()
             loss_dict.update(losses)
 
         if use_gan:
@@ -128,21 +137,28 @@ class FaceGANModel(FaceBaseModel):
             (l_d_real + l_d_fake).backward()
             loss_dict['l_d_real'] = l_d_real
             loss_dict['l_d_fake'] = l_d_fake
-            loss_dict['out_d_real'] = real_pred.detach().mean()
-            loss_dict['out_d_fake'] = fake_pred.detach().mean()
             if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
                 gt = self.gt.detach().requires_grad_(True)
-                real_pred = self.net_d(gt)
+                real_pred_reg = self.net_d(gt)
                 # lazy R1 (StyleGAN2): gamma/2 * penalty, applied every N steps and scaled by N; the
-                # 0 * real_pred term keeps every D parameter in the graph for DDP.
-                l_d_r1 = self.r1_reg_weight / 2 * r1_penalty(real_pred, gt) * self.net_d_reg_every
-                (l_d_r1 + 0 * real_pred[0].sum()).backward()
+                # 0 * real_pred_reg term keeps every D parameter in the graph for DDP.
+                l_d_r1 = self.r1_reg_weight / 2 * r1_penalty(real_pred_reg, gt) * self.net_d_reg_every
+                (l_d_r1 + 0 * real_pred_reg[0].sum()).backward()
                 loss_dict['l_d_r1'] = l_d_r1.detach()
-            self.optimizer_d.step()
 
+        finite = self.losses_finite(loss_dict.values())
+        self.count_nonfinite(finite, current_iter, loss_dict)
+        if finite:
+            if step_g:
+                self.optimizer_g.step()
+            if use_gan:
+                self.optimizer_d.step()
+            if self.ema_decay > 0:
+                self.model_ema(decay=self.ema_decay)
+        if use_gan:
+            loss_dict['out_d_real'] = real_pred.detach().mean()
+            loss_dict['out_d_fake'] = fake_pred.detach().mean()
         self.log_dict = self.reduce_loss_dict(loss_dict)
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
 
     def _set_discriminator_trainable(self):
         """Re-enable gradients for the discriminator, except layers it keeps frozen (FreezeD)."""

@@ -5,7 +5,8 @@
 - BasicSR's ``init_dist`` ignores the option file's ``dist_params.backend`` under ``--launcher pytorch``
   and assumes CUDA; :func:`init_dist` honours the backend (``gloo`` on CPU machines) and only binds a
   GPU when there is one. It replaces the name BasicSR's option parser calls.
-- BasicSR's ``load_resume_state`` maps states onto CUDA; ours (``resume.py``) works on CPU too.
+- BasicSR's ``load_resume_state`` maps states onto CUDA and restarts the saved epoch; ``resume.py`` works on
+  CPU too and continues the data order where the interrupted run stopped.
 - BasicSR's ``--force_yml`` ``exec``s its argument; it is refused (edit the option file instead).
 - The option file is read with a safe YAML loader and validated before anything is built.
 """
@@ -68,7 +69,6 @@ def prepare(is_train):
 
     basicsr_options.init_dist = init_dist_with_backend
     if is_train:
-        import basicsr.train
-        from .resume import load_resume_state
-        basicsr.train.load_resume_state = load_resume_state
+        from .resume import ExactResume
+        ExactResume().install()
     return args.opt

@@ -1,11 +1,25 @@
-"""Resuming training: BasicSR's ``load_resume_state`` maps states onto CUDA unconditionally; this one maps
-them onto the device the run uses (CPU runs resume GPU states), loads with ``weights_only=True``, and
-with ``--auto_resume`` takes the newest training state that loads completely."""
-import os
+"""Resuming training exactly where it stopped.
 
+BasicSR's ``load_resume_state`` maps states onto CUDA unconditionally and, on resume, restarts the saved
+epoch from its first batch with fresh random generators. The pieces here, installed by
+``utils/launch.py``, make a resumed run continue as the uninterrupted one would:
+
+- :func:`load_resume_state` maps states onto the device the run uses (CPU runs resume GPU states), loads
+  with ``weights_only=True``, and with ``--auto_resume`` takes the newest training state that loads.
+- :func:`capture_rng_state` / :func:`restore_rng_state`: the torch (CPU and CUDA), numpy and python
+  generators, kept in the training state by ``FaceBaseModel`` (as tensors and ints, so that
+  ``weights_only=True`` loads them).
+- :class:`ResumableSampler` skips the batches of the saved epoch that were already consumed, and the
+  train loader draws its worker base seed from its own generator instead of torch's global one, so
+  starting an epoch does not shift the training randomness.
+"""
+import os
+import random
+
+import numpy as np
 import torch
 
-from basicsr.utils import get_root_logger
+from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils.misc import check_resume
 
 
@@ -26,17 +40,37 @@ def _state_iters(state_dir):
     return sorted(iters, reverse=True)
 
 
-def load_resume_state(opt):
-    """Replacement for ``basicsr.train.load_resume_state`` (same contract: the state dict or None)."""
+def load_training_state(path, device):
+    """``torch.load`` of a training state with ``weights_only=True``; a pickle with code is refused.
+
+    Raises:
+        ValueError: The file is not a loadable training state (truncated, or holds pickled objects).
+    """
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # truncated zip, unpickling of a refused global, not a torch file
+        raise ValueError(f'Cannot load training state {path}: {err}. Training states are loaded with '
+                         'weights_only=True; files holding pickled objects are refused.') from err
+
+
+def load_resume_state(opt, skipped=None):
+    """Replacement for ``basicsr.train.load_resume_state`` (same contract: the state dict or None).
+
+    Args:
+        opt (dict): BasicSR's parsed options.
+        skipped (list | None): Receives a message per unreadable state skipped by ``--auto_resume`` (BasicSR's
+            logger must not be used before the pipeline initialises it with its log file).
+    """
     device = _resume_device(opt)
     if opt['auto_resume']:
         state_dir = os.path.join('experiments', opt['name'], 'training_states')
         for it in _state_iters(state_dir):
             path = os.path.join(state_dir, f'{it}.state')
             try:
-                state = torch.load(path, map_location=device, weights_only=True)
-            except Exception as err:  # a state cut short by a crash: fall back to the previous one
-                get_root_logger().warning(f'Skipping unreadable training state {path}: {err}')
+                state = load_training_state(path, device)
+            except ValueError as err:  # a state cut short: fall back to the previous one
+                if skipped is not None:
+                    skipped.append(f'Skipping unreadable training state: {err}')
                 continue
             opt['path']['resume_state'] = path
             check_resume(opt, state['iter'])
@@ -47,6 +81,100 @@ def load_resume_state(opt):
         return None
     if not os.path.isfile(path):
         raise FileNotFoundError(f'path.resume_state names a missing file: {path}')
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = load_training_state(path, device)
     check_resume(opt, state['iter'])
     return state
+
+
+def capture_rng_state():
+    """The global torch (CPU, CUDA), numpy and python random states, as ``weights_only``-loadable values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        'torch': torch.get_rng_state(),
+        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        'numpy': {'kind': kind, 'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos),
+                  'has_gauss': int(has_gauss), 'cached_gaussian': float(cached)},
+        'python': random.getstate(),
+    }
+
+
+def restore_rng_state(state):
+    """Inverse of :func:`capture_rng_state` (CUDA states are restored only when as many GPUs are visible)."""
+    torch.set_rng_state(state['torch'].cpu())
+    if state['cuda'] and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
+    numpy_state = state['numpy']
+    np.random.set_state((numpy_state['kind'], numpy_state['keys'].numpy().astype(np.uint32), numpy_state['pos'],
+                         numpy_state['has_gauss'], numpy_state['cached_gaussian']))
+    version, internal, gauss = state['python']
+    random.setstate((version, tuple(internal), gauss))
+
+
+class ResumableSampler(EnlargedSampler):
+    """BasicSR's ``EnlargedSampler`` that can start its first epoch after a resume part-way through.
+
+    The order of each epoch is unchanged (a permutation seeded by the epoch number); :meth:`start_at` drops
+    the indices of the batches the interrupted run had already trained on.
+    """
+
+    def __init__(self, dataset, num_replicas, rank, ratio=1):
+        super().__init__(dataset, num_replicas, rank, ratio)
+        self._resume_epoch, self._resume_skip = None, 0
+
+    def start_at(self, epoch, num_skipped):
+        """Skip the first ``num_skipped`` indices of epoch ``epoch`` (once)."""
+        self._resume_epoch, self._resume_skip = epoch, num_skipped
+
+    def __iter__(self):
+        indices = super().__iter__()
+        if self.epoch == self._resume_epoch:
+            indices = iter(list(indices)[self._resume_skip:])
+            self._resume_epoch, self._resume_skip = None, 0
+        return indices
+
+
+class ExactResume:
+    """Replaces ``basicsr.train``'s ``load_resume_state``, ``create_train_val_dataloader`` and sampler.
+
+    The training loop resumes at the saved epoch's first batch; here the loader's sampler skips the batches
+    of that epoch already trained on, found from the saved epoch and iteration (an uninterrupted run trains
+    iterations ``e * L + 1 .. (e + 1) * L`` in epoch ``e``, ``L`` the loader's length). A state whose
+    position does not fit the current loader (another dataset or batch size) restarts the epoch, as BasicSR
+    does, with a warning.
+    """
+
+    def __init__(self):
+        self.state = None
+        self.skipped = []
+        self._create_train_val_dataloader = None
+
+    def install(self):
+        """Patch ``basicsr.train`` (called once by ``utils.launch.prepare`` before the pipeline starts)."""
+        import basicsr.train
+        self._create_train_val_dataloader = basicsr.train.create_train_val_dataloader
+        basicsr.train.EnlargedSampler = ResumableSampler
+        basicsr.train.load_resume_state = self.load_resume_state
+        basicsr.train.create_train_val_dataloader = self.create_train_val_dataloader
+
+    def load_resume_state(self, opt):
+        """:func:`load_resume_state`, remembering the state for the data loader."""
+        self.state = load_resume_state(opt, self.skipped)
+        return self.state
+
+    def create_train_val_dataloader(self, opt, logger):
+        """BasicSR's loaders; the train loader gets its own seed generator and, on resume, its position."""
+        for message in self.skipped:
+            logger.warning(message)
+        result = self._create_train_val_dataloader(opt, logger)
+        train_loader, train_sampler = result[0], result[1]
+        train_loader.generator = torch.Generator().manual_seed(int(opt['manual_seed']) + int(opt['rank']))
+        if self.state is not None:
+            epoch, done = self.state['epoch'], self.state['iter'] - self.state['epoch'] * len(train_loader)
+            if 0 <= done <= len(train_loader):
+                train_sampler.start_at(epoch, done * train_loader.batch_size)
+                logger.info(f'Resuming the data order of epoch {epoch} after its first {done} batches.')
+            else:
+                logger.warning(f"The training state's position (epoch {epoch}, iter {self.state['iter']}) does not "
+                               f'fit {len(train_loader)} batches per epoch (dataset or batch size changed): '
+                               f'epoch {epoch} restarts from its first batch.')
+        return result
