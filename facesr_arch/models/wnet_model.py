@@ -1,9 +1,6 @@
 """W-Net training: pixel MSE, parsing-map MSE and the key-region loss from the face-parsing sidecars."""
 from collections import OrderedDict
 
-import torch
-from torch import nn
-
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
@@ -25,8 +22,8 @@ class WNetModel(FaceBaseModel):
     CelebAMask-HQ order (``parsing_root`` sidecars). Images are in [0, 1] (dataset ``mean: [0, 0, 0]``,
     ``std: [1, 1, 1]``), the range in which the paper's MSE weights balance against the 0-1 parsing map.
 
-    Distributed CUDA training converts the BatchNorm layers of the up/down-sampling modules to
-    SyncBatchNorm (the paper's batch of 4 is split over 4 GPUs, section 4.2).
+    The BatchNorm layers of the up/down-sampling modules become SyncBatchNorm in distributed GPU training
+    (``FaceBaseModel``'s ``sync_bn``; the paper's batch of 4 is split over 4 GPUs, section 4.2).
 
     ``train`` options:
         optim_g (dict), scheduler (dict), total_iter, warmup_iter: BasicSR's.
@@ -34,17 +31,14 @@ class WNetModel(FaceBaseModel):
         parsing_opt (dict | None): Loss on the parsing map (MSELoss, lambda_par).
         key_region_opt (dict | None): :class:`~facesr_arch.losses.key_region_loss.KeyRegionLoss` (lambda_key).
         ema_decay (float): EMA of the generator; 0 (the paper) disables it. Default: 0.
+        max_nonfinite_steps (int): Stop after this many consecutive steps with non-finite losses (those
+            steps are skipped). Default: 20.
     """
 
     train_option_keys = {
         'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'ema_decay', 'pixel_opt', 'parsing_opt',
-        'key_region_opt',
+        'key_region_opt', 'max_nonfinite_steps',
     }
-
-    def model_to_device(self, net):
-        if self.opt['dist'] and self.device.type == 'cuda':
-            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-        return super().model_to_device(net)
 
     def init_training_settings(self):
         train_opt = self.opt['train']
@@ -98,11 +92,14 @@ class WNetModel(FaceBaseModel):
         if self.cri_key_region is not None:
             masks = region_masks(self._labels(), self.cri_key_region.regions)
             losses['l_key_region'] = self.cri_key_region(self.output, self.gt, masks)
-        sum(losses.values()).backward()
-        self.optimizer_g.step()
+        finite = self.losses_finite(losses.values())
+        if finite:
+            sum(losses.values()).backward()
+            self.optimizer_g.step()
+            if self.ema_decay > 0:
+                self.model_ema(decay=self.ema_decay)
+        self.count_nonfinite(finite, current_iter, losses)
         self.log_dict = self.reduce_loss_dict(losses)
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
 
     def get_current_visuals(self):
         """Visuals for BasicSR's saving and metrics; W-Net's images are already in [0, 1]."""
