@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 # The package runs from the checkout: no install step that would tie the shared environment to one clone.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
+# the suite runs on two pytest-xdist workers of one thread each (CI machines have 2 cores)
+TEST_WORKERS ?= 2
 
 .PHONY: venv demo test clean-venv
 venv: $(VENV)/.complete
@@ -18,7 +20,7 @@ demo: venv
 	$(PY) scripts/demo.py $(if $(HQ_DIR),--hq-dir $(HQ_DIR))
 
 test: venv
-	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+	FACESR_TEST_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests
 
 clean-venv:
 	rm -rf $(VENV) $(VENV).lock

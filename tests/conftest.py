@@ -7,7 +7,7 @@ import torch
 
 from helpers import REPO, SHARED_DATA
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(int(os.environ.get('FACESR_TEST_THREADS', min(2, os.cpu_count() or 1))))
 
 
 @pytest.fixture(scope='session')

@@ -50,7 +50,7 @@ def write_options(opt, folder, name='options.yml'):
 def run_module(module, args, cwd, timeout=600, env=None, check=True):
     """Run ``python -m module args`` in ``cwd`` with the repository importable; returns CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
-                    OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'))
+                    OMP_NUM_THREADS=os.environ.get('FACESR_TEST_THREADS', '2'))
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, '-m', module] + list(args), cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
