@@ -2,8 +2,16 @@
 
     python scripts/benchmark.py data --input ../shared/data/ffhq_hq [--devices cpu cuda] [--output data.json]
 
+    python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper]
+        [--device cpu|cuda] [--batch-sizes 1 4 8] [--channels-last] [--autocast bf16|fp16] [--compile]
+        [--train-step] [--reference gfpgan] --output models.json [--markdown models.md]
+
 ``data``: pairs/s per worker for each degradation model (CPU path), CPU vs batched torch path for the
 blind models at 512 px, and LMDB read throughput (facesr_arch/data/benchmark.py).
+
+``models``: per method at its paper and a tiny configuration: parameters, FLOPs, forward latency (median),
+throughput and peak memory per batch size, optionally training iterations (time, data-wait share, EMA and
+R1 costs) and latency ratios to GFPGANv1Clean-512 (facesr_arch/utils/benchmark_models.py).
 """
 import argparse
 import json
@@ -20,6 +28,19 @@ def data_command(args):
                               devices=args.devices, blind_size=args.size)
 
 
+def models_command(args):
+    from facesr_arch.utils.benchmark_models import markdown_table, run_models_benchmark
+    result = run_models_benchmark(args.methods, configs=args.config, device=args.device, batch_sizes=args.batch_sizes,
+                                  warmup=args.warmup, repeats=args.repeats, channels_last=args.channels_last,
+                                  autocast=args.autocast, compile_net=args.compile, train_step=args.train_step,
+                                  train_batch=args.train_batch, train_iterations=args.train_iterations,
+                                  reference=args.reference)
+    if args.markdown:
+        with open(args.markdown, 'w') as f:
+            f.write(markdown_table(result))
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--output', help='also write the JSON here')
@@ -32,6 +53,24 @@ def main(argv=None):
     data.add_argument('--devices', nargs='+', default=['cpu'], help='torch devices for the batched path')
     data.add_argument('--size', type=int, default=512, help='resolution of the blind comparison (default 512)')
     data.set_defaults(run=data_command)
+    from facesr_arch.utils.benchmark_models import PAPER_OPTIONS
+    models = commands.add_parser('models', help='model costs: parameters, FLOPs, latency, memory, training')
+    models.add_argument('--methods', nargs='+', default=sorted(PAPER_OPTIONS), choices=sorted(PAPER_OPTIONS))
+    models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper'])
+    models.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
+    models.add_argument('--batch-sizes', type=int, nargs='+', default=[1], help='default: 1')
+    models.add_argument('--warmup', type=int, default=1, help='untimed forwards per batch size (default 1)')
+    models.add_argument('--repeats', type=int, default=3, help='timed forwards per batch size (default 3)')
+    models.add_argument('--channels-last', action='store_true', help='channels_last network and inputs')
+    models.add_argument('--autocast', choices=['bf16', 'fp16'], help='mixed precision (default fp32)')
+    models.add_argument('--compile', action='store_true', help='torch.compile the networks')
+    models.add_argument('--train-step', action='store_true', help='also time training iterations')
+    models.add_argument('--train-batch', type=int, default=2, help='batch of the training iterations (default 2)')
+    models.add_argument('--train-iterations', type=int, default=4, help='timed training iterations (default 4)')
+    models.add_argument('--reference', choices=['gfpgan'], help='latency ratios to GFPGANv1Clean-512')
+    models.add_argument('--output', default=argparse.SUPPRESS, help='also write the JSON here')
+    models.add_argument('--markdown', help='also write the markdown table here')
+    models.set_defaults(run=models_command)
     args = parser.parse_args(argv)
     result = {'benchmark': args.command, **args.run(args)}
     text = json.dumps(result, indent=1)

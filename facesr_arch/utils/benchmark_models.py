@@ -1,0 +1,450 @@
+"""Model cost benchmark: parameters, FLOPs, latency, throughput, peak memory and training iterations of every
+method, at its paper configuration and at a tiny one. Used by ``scripts/benchmark.py models``.
+
+Each method's network is the ``network_g`` block of its paper training option file (pretrained-file arguments
+cleared, as for inference), shrunk by :data:`TINY` for the tiny configuration. Input sizes and the call
+convention come from the inference specs (``facesr_arch/inference/specs.py``). Training iterations run the
+method's real model class (``optimize_parameters``) on batches from an in-memory dataset.
+"""
+import contextlib
+import copy
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..inference.loading import network_config
+from ..inference.runner import to_channels_last
+from ..inference.specs import Controls, condition_tensor, get_spec
+from .options import load_yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# the paper configuration of each method: its main training option file
+PAPER_OPTIONS = {
+    'CFGPFSSR': 'options/train/CFGPFSSR/train_CFGPFSSR_x16_FFHQ1024.yml',
+    'GCFSR': 'options/train/GCFSR/train_GCFSR_x4-64_FFHQ1024.yml',
+    'MPCNet': 'options/train/MPCNet/train_MPCNet_FFHQ512.yml',
+    'PVFR': 'options/train/PVFR/train_PVFR_FFHQ512.yml',
+    'WNet': 'options/train/WNet/train_WNet_x4_CelebA_ModeI.yml',
+}
+
+_TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
+                'channel_range': [8, 8], 'num_res_blocks': 1, 'weights_path': None}
+# tiny configuration: option blocks whose keys replace those of the paper file
+TINY = {
+    'CFGPFSSR': {'network_g': {'out_size': 128, 'in_size': 8, 'num_style_feat': 16, 'narrow': 1 / 32,
+                               'num_rrdb_feat': 8, 'num_rrdb_block': 1, 'num_rrdb_grow': 4, 'prior_num_mlp': 1,
+                               'parser_opt': _TINY_PARSER},
+                 'network_d': {'out_size': 128, 'narrow': 1 / 32}},
+    'GCFSR': {'network_g': {'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32},
+              'network_d': {'out_size': 64, 'narrow': 0.0625}},
+    'MPCNet': {'network_g': {'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'gan_num_mlp': 1,
+                             'num_latent_mlp': 1,
+                             'parser_opt': {'base_channels': 8, 'channel_range': [8, 8], 'num_res_blocks': 1}},
+               'network_d': {'in_size': 32, 'num_feat': 4, 'max_channels': 16}},
+    'PVFR': {'network_g': {'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'num_mlp': 1},
+             'network_d': {'out_size': 32, 'narrow': 1 / 32, 'num_frozen_layers': 3},
+             'network_d_local': {'num_feat': 8},
+             'train': {'component_crop_sizes': {'left_eye': 8, 'right_eye': 8, 'mouth': 12}}},
+    'WNet': {'network_g': {'num_feat': 8, 'num_res_blocks': 1, 'hourglass_depth': 2, 'upscale_stages': 1,
+                           'num_levels': 2, 'num_heads': 2}},
+}
+
+# component boxes of the in-memory training faces, as fractions of the side: [x1, y1, x2, y2]
+_BOXES = {'left_eye': (0.25, 0.35, 0.45, 0.5), 'right_eye': (0.55, 0.35, 0.75, 0.5), 'mouth': (0.3, 0.65, 0.7, 0.85)}
+# label classes of the in-memory parsing maps (CelebAMask-HQ / BiSeNet)
+_PARSING_CLASSES = 19
+
+
+def method_options(method, config):
+    """The training options of ``method`` at ``config`` ('paper' or 'tiny'), with no pretrained file to load.
+
+    Returns:
+        dict: The option file's content; ``network_g`` is the inference block (pretrained-file arguments
+        None), every ``weights_path`` of the loss options is None (random loss networks), as are the
+        ``pretrain_*`` paths.
+    """
+    if config not in ('paper', 'tiny'):
+        raise ValueError(f"config must be 'paper' or 'tiny', got {config!r}")
+    path = os.path.join(REPO, PAPER_OPTIONS[method])
+    tiny = copy.deepcopy(TINY[method]) if config == 'tiny' else {}
+    network_g, _, _ = network_config(opt_path=path, net_options=tiny.pop('network_g', None))
+    opt = load_yaml(path)
+    opt['network_g'] = network_g
+    for key, block in tiny.items():
+        opt[key] = {**opt[key], **block}
+    opt['path'] = {k: None for k in opt.get('path', {})}
+    opt['train'] = _without_weights(opt['train'])
+    return opt
+
+
+def _without_weights(block):
+    if isinstance(block, dict):
+        return {k: None if k == 'weights_path' else _without_weights(v) for k, v in block.items()}
+    return block
+
+
+def build_generator(block, device='cpu'):
+    """Build the network of an option block (with 'type') on ``device`` ('meta' allocates nothing)."""
+    from basicsr.utils.registry import ARCH_REGISTRY
+    options = dict(block)
+    with torch.device(device):
+        return ARCH_REGISTRY.get(options.pop('type'))(**options)
+
+
+def method_inputs(net, spec, batch, device):
+    """A random input batch of the method's input size and its condition (None for most methods)."""
+    _, in_size, out_size = spec.sizes(net, Controls())
+    x = torch.rand(batch, 3, in_size, in_size, device=device) * 2 - 1
+    condition = None
+    if spec.condition is not None:
+        condition = condition_tensor([spec.condition(net, in_size, Controls())] * batch, device)
+    return x, condition, in_size, out_size
+
+
+def count_parameters(net):
+    """(total, trainable) parameter counts."""
+    params = list(net.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def count_flops(method, block):
+    """FLOPs of one forward pass at batch 1 (torch's flop counter; shapes only, on the meta device)."""
+    spec = get_spec(method)
+    net = build_generator(block, 'meta').eval()
+    x, condition, _, _ = method_inputs(net, spec, 1, torch.device('meta'))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        spec.run(net, x, condition)
+    return counter.get_total_flops()
+
+
+def _sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+class PeakMemory:
+    """Peak memory above the level at entry: CUDA max allocated, or process RSS sampled every 2 ms on CPU.
+
+    Attributes:
+        peak_mb (float): Peak increase in MiB, set on exit.
+    """
+
+    def __init__(self, device):
+        self.device = device
+        self.peak_mb = 0.0
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._process = psutil.Process()
+            self._base = self._peak = self._process.memory_info().rss
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self._peak = max(self._peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = max(self._peak, self._process.memory_info().rss)
+        self.peak_mb = (peak - self._base) / 2**20
+
+
+def time_calls(fn, device, warmup, repeats):
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones (device synchronised)."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def precision_context(device, autocast):
+    """``torch.autocast`` for 'bf16' / 'fp16', or a null context for None."""
+    if autocast is None:
+        return contextlib.nullcontext()
+    dtypes = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+    if autocast not in dtypes:
+        raise ValueError(f"autocast must be 'bf16' or 'fp16', got {autocast!r}")
+    return torch.autocast(device.type, dtype=dtypes[autocast])
+
+
+def inference_cost(call, batch_sizes, device, warmup, repeats, channels_last=False, autocast=None):
+    """Latency, throughput and peak memory of ``call(batch)`` -> forward function, per batch size.
+
+    Args:
+        call (Callable[[int], Callable[[], Tensor]]): Builds the forward of one batch size (inputs ready).
+        batch_sizes (Sequence[int]): Batch sizes.
+        device (torch.device): Device of the network.
+        warmup, repeats (int): Untimed / timed forwards.
+        channels_last (bool): Inputs already in channels_last (informational). Default: False.
+        autocast (str | None): 'bf16', 'fp16' or None.
+
+    Returns:
+        dict: {batch size: {'latency_ms' (median), 'latency_ms_all', 'images_per_s', 'peak_mem_mb'}}.
+    """
+    result = {}
+    for batch in batch_sizes:
+        forward = call(batch)
+
+        def run():
+            with torch.no_grad(), precision_context(device, autocast):
+                return forward()
+
+        with PeakMemory(device) as memory:
+            seconds = time_calls(run, device, warmup, repeats)
+        median = statistics.median(seconds)
+        result[batch] = {'latency_ms': round(median * 1e3, 3), 'latency_ms_all': [round(s * 1e3, 3) for s in seconds],
+                         'images_per_s': round(batch / median, 3), 'peak_mem_mb': round(memory.peak_mb, 1)}
+    return result
+
+
+def prepare_network(net, device, channels_last=False, compile_net=False):
+    """``net`` in eval mode on ``device``, optionally channels_last (4-D tensors) and ``torch.compile``-d."""
+    net = net.eval().requires_grad_(False).to(device)
+    if channels_last:
+        to_channels_last(net)
+    return torch.compile(net) if compile_net else net
+
+
+def method_forward_factory(method, net, device, channels_last=False):
+    """(batch) -> forward function of ``method``'s network on fresh random inputs."""
+    spec = get_spec(method)
+
+    def factory(batch):
+        x, condition, _, _ = method_inputs(net, spec, batch, device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return lambda: spec.run(net, x, condition)
+
+    return factory
+
+
+class InMemoryFaces(Dataset):
+    """Random training items with every key a method's ``feed_data`` reads: 'gt', 'lq', 'factor', 'parsing'
+    and component boxes.
+
+    Args:
+        gt_size (int): HR side.
+        lq_size (int): Network input side.
+        components (Iterable[str]): Names of the 'box_<name>' entries.
+        length (int): Number of items. Default: 64.
+    """
+
+    def __init__(self, gt_size, lq_size, components=(), length=64):
+        self.gt_size, self.lq_size, self.length = gt_size, lq_size, length
+        self.components = list(components)
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        generator = torch.Generator().manual_seed(index)
+        item = {'gt': torch.rand(3, self.gt_size, self.gt_size, generator=generator) * 2 - 1,
+                'lq': torch.rand(3, self.lq_size, self.lq_size, generator=generator) * 2 - 1,
+                'factor': torch.tensor([4 / 64]),
+                'parsing': torch.randint(0, _PARSING_CLASSES, (self.gt_size, self.gt_size), generator=generator),
+                'key': f'{index:05d}'}
+        for name in self.components:
+            item[f'box_{name}'] = torch.tensor(_BOXES[name], dtype=torch.float32) * self.gt_size
+        return item
+
+
+def build_model(opt, device, work_dir):
+    """The method's real model class (BasicSR registry) built for training on ``device``."""
+    from basicsr.models import build_model as basicsr_build_model
+    opt = copy.deepcopy(opt)
+    opt.update(name=f"benchmark_{opt['name']}", is_train=True, dist=False, rank=0, world_size=1,
+               num_gpu=1 if device.type == 'cuda' else 0)
+    opt['path'].update(experiments_root=work_dir, models=work_dir, training_states=work_dir, log=work_dir,
+                       visualization=work_dir)
+    return basicsr_build_model(opt)
+
+
+def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2):
+    """Time of ``optimize_parameters`` (median), the data-wait share, and EMA / R1 costs.
+
+    R1 (where the method uses it) is applied every ``r1_every`` iterations so that iterations with and
+    without it are both measured; the first iteration is a warm-up.
+
+    Returns:
+        dict: 'iter_ms' (median over all timed iterations), 'iter_ms_without_r1' / 'iter_ms_with_r1',
+        'data_wait_share' (loader + feed_data over the whole iteration), 'ema_ms' (one EMA update) or None.
+    """
+    opt = method_options(method, config)
+    if opt['train'].get('r1_reg_weight', 0) > 0:
+        opt['train']['net_d_reg_every'] = r1_every
+    with tempfile.TemporaryDirectory() as work_dir:
+        torch.manual_seed(0)
+        model = build_model(opt, device, work_dir)
+        net = model.get_bare_model(model.net_g)
+        _, lq_size, out_size = get_spec(method).sizes(net, Controls())
+        dataset = InMemoryFaces(out_size, lq_size, opt['train'].get('component_crop_sizes') or ())
+        loader = iter(DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, drop_last=True))
+        waits, steps, with_r1 = [], [], []
+        for current_iter in range(1, iterations + 2):
+            start = time.perf_counter()
+            model.feed_data(next(loader))
+            _sync(device)
+            loaded = time.perf_counter()
+            model.optimize_parameters(current_iter)
+            _sync(device)
+            if current_iter > 1:
+                waits.append(loaded - start)
+                steps.append(time.perf_counter() - loaded)
+                with_r1.append(current_iter % model.opt['train'].get('net_d_reg_every', 16) == 0
+                               and getattr(model, 'r1_reg_weight', 0) > 0)
+        result = {'batch_size': batch_size, 'iter_ms': round(statistics.median(steps) * 1e3, 2),
+                  'data_wait_share': round(sum(waits) / (sum(waits) + sum(steps)), 4), 'ema_ms': None}
+        if any(with_r1):
+            result['iter_ms_with_r1'] = round(statistics.median(s for s, r in zip(steps, with_r1) if r) * 1e3, 2)
+            result['iter_ms_without_r1'] = round(
+                statistics.median(s for s, r in zip(steps, with_r1) if not r) * 1e3, 2)
+        if hasattr(model, 'net_g_ema'):
+            result['ema_ms'] = round(statistics.median(
+                time_calls(lambda: model.model_ema(model.ema_decay), device, 1, 3)) * 1e3, 3)
+    return result
+
+
+def gfpgan_reference():
+    """GFPGANv1Clean at 512 px (GFPGAN v1.3 / v1.4 configuration) from the ``gfpgan`` package.
+
+    Returns:
+        tuple[torch.nn.Module | None, str | None]: The network, or None and why it is unavailable.
+    """
+    try:
+        from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
+    except ImportError as err:
+        return None, f'gfpgan is not importable ({err}); pip install --no-deps gfpgan to compare'
+    net = GFPGANv1Clean(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                        fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1,
+                        sft_half=True)
+    return net, None
+
+
+def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch_sizes=(1, ), warmup=1, repeats=3,
+                         channels_last=False, autocast=None, compile_net=False, train_step=False, train_batch=2,
+                         train_iterations=4, reference=None):
+    """All model numbers as one JSON-serialisable dict.
+
+    Args:
+        methods (Sequence[str]): Method names (keys of :data:`PAPER_OPTIONS`).
+        configs (Sequence[str]): 'tiny' and/or 'paper'.
+        device (str): 'cpu' or 'cuda'.
+        batch_sizes (Sequence[int]): Batch sizes of the latency / throughput / memory measurements.
+        warmup, repeats (int): Untimed and timed forwards per batch size (latency: median).
+        channels_last (bool): channels_last network and inputs.
+        autocast (str | None): 'bf16', 'fp16' or None (fp32).
+        compile_net (bool): ``torch.compile`` the networks.
+        train_step (bool): Also time training iterations through the model classes.
+        train_batch, train_iterations (int): Batch size and timed iterations of the training measurement.
+        reference (str | None): 'gfpgan': also time GFPGANv1Clean at 512 px and report latency ratios.
+    """
+    device = torch.device(device)
+    result = {'device': str(device), 'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
+              'load_average': [round(v, 2) for v in os.getloadavg()], 'cpu_count': os.cpu_count(),
+              'options': {'batch_sizes': list(batch_sizes), 'warmup': warmup, 'repeats': repeats,
+                          'channels_last': channels_last, 'autocast': autocast, 'compile': compile_net},
+              'results': []}
+    if device.type == 'cuda':
+        result['gpu'] = torch.cuda.get_device_name(device)
+    reference_ms = None
+    if reference == 'gfpgan':
+        net, reason = gfpgan_reference()
+        if net is None:
+            result['reference'] = {'name': 'GFPGANv1Clean-512', 'skipped': reason}
+        else:
+            net = prepare_network(net, device, channels_last, compile_net)
+            total, trainable = count_parameters(net)
+
+            def factory(batch):
+                x = torch.rand(batch, 3, 512, 512, device=device) * 2 - 1
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                return lambda: net(x, return_rgb=False)
+
+            cost = inference_cost(factory, batch_sizes, device, warmup, repeats, channels_last, autocast)
+            reference_ms = cost[batch_sizes[0]]['latency_ms']
+            result['reference'] = {'name': 'GFPGANv1Clean-512', 'params_total': total, 'inference': cost}
+    for method in methods:
+        spec = get_spec(method)
+        for config in configs:
+            block = method_options(method, config)['network_g']
+            entry = {'method': method, 'config': config}
+            meta = build_generator(block, 'meta')
+            entry['params_total'], entry['params_trainable'] = count_parameters(meta)
+            _, in_size, out_size = spec.sizes(meta, Controls())
+            entry.update(in_size=in_size, out_size=out_size, gflops=round(count_flops(method, block) / 1e9, 3))
+            torch.manual_seed(0)
+            net = prepare_network(build_generator(block), device, channels_last, compile_net)
+            entry['inference'] = inference_cost(method_forward_factory(method, net, device, channels_last),
+                                                batch_sizes, device, warmup, repeats, channels_last, autocast)
+            if reference_ms:
+                entry['latency_ratio_to_reference'] = round(
+                    entry['inference'][batch_sizes[0]]['latency_ms'] / reference_ms, 3)
+            del net
+            if train_step:
+                entry['train'] = training_cost(method, config, device, train_batch, train_iterations)
+            result['results'].append(entry)
+            print(f"{method} {config}: {entry['inference'][batch_sizes[0]]['latency_ms']} ms at b={batch_sizes[0]}",
+                  file=sys.stderr, flush=True)
+    result['load_average_end'] = [round(v, 2) for v in os.getloadavg()]
+    return result
+
+
+def markdown_table(result):
+    """The "Model zoo: cost" table of a :func:`run_models_benchmark` result."""
+    batches = result['options']['batch_sizes']
+    first, last = batches[0], batches[-1]
+    head = ['Method', 'Config', 'In -> out', 'Params (M) total / trainable', 'GFLOPs (b=1)',
+            f'Latency b={first} (ms)', f'Throughput b={last} (img/s)', f'Peak mem b={last} (MiB)',
+            'Train iter (ms)', 'Data wait', 'EMA (ms)']
+    reference = result.get('reference', {})
+    if 'inference' in reference:
+        head.append('Latency / GFPGAN')
+    rows = []
+    for entry in result['results']:
+        inference, train = entry['inference'], entry.get('train') or {}
+        row = [entry['method'], entry['config'], f"{entry['in_size']} -> {entry['out_size']}",
+               f"{entry['params_total'] / 1e6:.2f} / {entry['params_trainable'] / 1e6:.2f}", f"{entry['gflops']:.2f}",
+               f"{inference[first]['latency_ms']:.1f}", f"{inference[last]['images_per_s']:.2f}",
+               f"{inference[last]['peak_mem_mb']:.0f}", f"{train['iter_ms']:.0f}" if train else '-',
+               f"{100 * train['data_wait_share']:.1f}%" if train else '-',
+               f"{train['ema_ms']:.2f}" if train.get('ema_ms') is not None else '-']
+        if 'inference' in reference:
+            row.append(f"{entry['latency_ratio_to_reference']:.2f}")
+        rows.append(row)
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(r) + ' |' for r in rows]
+    notes = [f"Device: {result['device']}{' (' + result['gpu'] + ')' if 'gpu' in result else ''}, torch "
+             f"{result['torch']}, {result['torch_threads']} threads, load average {result['load_average'][0]} at start;"
+             f" options {result['options']}."]
+    if reference:
+        notes.append(f"Reference {reference['name']}: " + (
+            reference['skipped'] if 'skipped' in reference else f"{reference['inference'][first]['latency_ms']:.1f} ms "
+            f"at b={first}, {reference['params_total'] / 1e6:.2f} M parameters."))
+    return '\n'.join(lines + [''] + notes) + '\n'
