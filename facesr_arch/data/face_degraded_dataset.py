@@ -9,6 +9,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from ..utils.face_parsing import flip_parsing
 from .batched_degradations import record_to_tensors
 from .degradations import BLIND_SAMPLERS, DEGRADATIONS, apply_degradation, sample_blind_params
+from .image_io import SkipCorruptSamples
 from .image_source import ImageSource
 from .sidecars import ComponentBoxes, ParsingMaps, flip_boxes
 
@@ -22,7 +23,7 @@ def to_tensor(img, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
 
 
 @DATASET_REGISTRY.register()
-class FaceDegradedPairDataset(data.Dataset):
+class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
     """Degraded-pair dataset: reads an HQ face, resizes it to ``gt_size``, flips it, degrades it.
 
     Options:
@@ -47,6 +48,8 @@ class FaceDegradedPairDataset(data.Dataset):
         components_file (str | None): JSON of eye/mouth boxes (``sidecars.ComponentBoxes``); adds
             'box_left_eye', 'box_right_eye', 'box_mouth', float32 [x1, y1, x2, y2] in gt_size pixels,
             mirrored and swapped left/right with the image.
+        max_corrupt_samples (int): Undecodable images skipped (logged, replaced by the next index) before
+            the dataset gives up (``image_io.SkipCorruptSamples``). Default: 10.
 
     Returns (per item): 'lq' (or 'degradation') and 'gt' in [-1, 1], 'factor' (normalised condition, when
     the degradation draws one), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the key, for
@@ -56,6 +59,7 @@ class FaceDegradedPairDataset(data.Dataset):
     option_keys = {
         'dataroot_gt', 'io_backend', 'gt_size', 'degradation', 'use_hflip', 'mean', 'std', 'factor_norm',
         'deterministic', 'seed', 'max_items', 'degradation_on_device', 'parsing_root', 'components_file',
+        'max_corrupt_samples',
     }
 
     @staticmethod

@@ -1,11 +1,16 @@
 """Decoding and atomic writing of face images, tolerant of the formats users actually have."""
+import functools
+import io
+import logging
 import os
 import tempfile
 
 import cv2
 import numpy as np
+from PIL import Image
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+MAX_IMAGE_PIXELS = 1 << 26  # 67M pixels (8192^2, 0.8 GiB as float32 RGB): more is a broken header or a bomb
 
 
 class ImageDecodeError(ValueError):
@@ -28,6 +33,7 @@ def decode_image(content, source, return_bit_depth=False):
     """
     if not content:
         raise ImageDecodeError(f'{source}: empty file or missing data')
+    _check_dimensions(content, source)
     img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageDecodeError(f'{source}: not a decodable image (corrupt, truncated or not an image)')
@@ -51,6 +57,20 @@ def decode_image(content, source, return_bit_depth=False):
         raise ImageDecodeError(f'{source}: unsupported channel count {channels}')
     img = np.ascontiguousarray(img)
     return (img, bit_depth) if return_bit_depth else img
+
+
+def _check_dimensions(content, source):
+    """Refuse images whose header declares more than ``MAX_IMAGE_PIXELS`` before decoding allocates them."""
+    try:
+        with Image.open(io.BytesIO(content)) as header:  # reads the header only
+            width, height = header.size
+    except Image.DecompressionBombError as err:  # Pillow's own limit (twice its MAX_IMAGE_PIXELS)
+        raise ImageDecodeError(f'{source}: {err} (a corrupt header or a decompression bomb)') from None
+    except Exception:  # a format Pillow does not know, or garbage: OpenCV decides
+        return
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageDecodeError(f'{source}: declares {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} '
+                               'accepted (a corrupt header or a decompression bomb)')
 
 
 def read_image(path, return_bit_depth=False):
@@ -92,3 +112,42 @@ def list_images(folder):
         raise FileNotFoundError(f'Image folder not found: {folder}')
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
     return [os.path.join(folder, n) for n in names]
+
+
+class SkipCorruptSamples:
+    """Dataset mixin: an item whose image cannot be decoded is logged and replaced by the next index.
+
+    A long training run should not die at iteration 480k for one broken JPEG. Subclasses keep a plain
+    ``__getitem__``; it is wrapped when the class is defined. A dataset with more than
+    ``max_corrupt_samples`` (option, default 10) distinct corrupt keys raises :class:`ImageDecodeError`
+    naming them: many broken files are a broken dataset. Counts are per process (per DataLoader worker).
+    Validation and test sets should be clean: a replaced item is evaluated twice, and the log says so.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if '__getitem__' in cls.__dict__:
+            cls.__getitem__ = _skipping_corrupt(cls.__dict__['__getitem__'])
+
+
+def _skipping_corrupt(getitem):
+
+    @functools.wraps(getitem)
+    def wrapper(self, index):
+        corrupt = self.__dict__.setdefault('_corrupt_samples', {})
+        limit = self.opt.get('max_corrupt_samples', 10)
+        for offset in range(len(self)):
+            item = (index + offset) % len(self)
+            try:
+                return getitem(self, item)
+            except ImageDecodeError as err:
+                if item not in corrupt:
+                    corrupt[item] = str(err)
+                    logging.getLogger('basicsr').warning(f'Skipping corrupt sample ({len(corrupt)} so far, limit '
+                                                         f'max_corrupt_samples={limit}): {err}')
+                if len(corrupt) > limit:
+                    raise ImageDecodeError(f'{len(corrupt)} corrupt samples, more than max_corrupt_samples={limit}: '
+                                           + '; '.join(list(corrupt.values())[:5])) from err
+        raise ImageDecodeError(f'Every sample of the dataset is corrupt: {list(corrupt.values())[:5]}')
+
+    return wrapper

@@ -5,6 +5,7 @@ from torch.utils import data
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from .face_degraded_dataset import to_tensor
+from .image_io import SkipCorruptSamples
 from .image_source import ImageSource
 
 
@@ -15,7 +16,7 @@ def _resize(img, size, interpolation):
 
 
 @DATASET_REGISTRY.register()
-class FacePairedDataset(data.Dataset):
+class FacePairedDataset(SkipCorruptSamples, data.Dataset):
     """LQ and GT images (folders or LMDBs, e.g. written by ``scripts/make_testset.py``) paired by stem.
 
     Options:
@@ -26,6 +27,7 @@ class FacePairedDataset(data.Dataset):
         gt_size (int | None): Area-resize GTs to this size. Default: None.
         mean, std (list[float]): Normalisation. Default: 0.5 / 0.5, i.e. [-1, 1].
         max_items (int | None): Use only the first N pairs. Default: None.
+        max_corrupt_samples (int): Undecodable images skipped (logged) before giving up. Default: 10.
 
     Returns (per item): 'lq', 'gt' in [-1, 1], 'key', 'lq_path', 'gt_path'.
 
@@ -33,7 +35,8 @@ class FacePairedDataset(data.Dataset):
         KeyError: LQ stems without a GT (or GT stems without an LQ), named in the message.
     """
 
-    option_keys = {'dataroot_lq', 'dataroot_gt', 'io_backend', 'lq_size', 'gt_size', 'mean', 'std', 'max_items'}
+    option_keys = {'dataroot_lq', 'dataroot_gt', 'io_backend', 'lq_size', 'gt_size', 'mean', 'std', 'max_items',
+                   'max_corrupt_samples'}
 
     def __init__(self, opt):
         super().__init__()
@@ -64,7 +67,7 @@ class FacePairedDataset(data.Dataset):
 
 
 @DATASET_REGISTRY.register()
-class FaceSingleImageDataset(data.Dataset):
+class FaceSingleImageDataset(SkipCorruptSamples, data.Dataset):
     """LQ faces without references (real-world sets), from a folder or an LMDB.
 
     Options:
@@ -73,11 +76,12 @@ class FaceSingleImageDataset(data.Dataset):
         lq_size (int | None): Bicubic-resize LQs to this size. Default: None.
         mean, std (list[float]): Normalisation. Default: 0.5 / 0.5, i.e. [-1, 1].
         max_items (int | None): Use only the first N images. Default: None.
+        max_corrupt_samples (int): Undecodable images skipped (logged) before giving up. Default: 10.
 
     Returns (per item): 'lq' in [-1, 1], 'key', 'lq_path'.
     """
 
-    option_keys = {'dataroot_lq', 'io_backend', 'lq_size', 'mean', 'std', 'max_items'}
+    option_keys = {'dataroot_lq', 'io_backend', 'lq_size', 'mean', 'std', 'max_items', 'max_corrupt_samples'}
 
     def __init__(self, opt):
         super().__init__()

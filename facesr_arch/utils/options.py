@@ -2,7 +2,10 @@
 
 BasicSR passes option blocks to constructors as ``**kwargs``; a misspelled key surfaces as a TypeError
 deep inside model building, or is silently ignored by a dataset. This module reads the YAML with a
-safe loader and fails early, naming the block, the key and the closest valid key.
+safe loader and fails early, naming the block, the key and the closest valid key. It also checks the
+numbers BasicSR's loop reads (``total_iter: abc`` would fail at ``int()`` after the data are loaded) and
+that experiment and dataset names are plain folder names: BasicSR joins them into ``experiments/<name>``
+and ``results/<name>``, so a name with a path separator or ``..`` could write outside those folders.
 """
 import difflib
 import inspect
@@ -19,8 +22,23 @@ BASICSR_DATASET_KEYS = {
 BASICSR_TRAIN_KEYS = {'total_iter', 'warmup_iter', 'scheduler', 'optim_g', 'optim_d', 'ema_decay'}
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
-    'dist_params', 'find_unused_parameters', 'is_train', 'dist', 'rank', 'world_size', 'auto_resume',
+    'dist_params', 'find_unused_parameters', 'is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'sync_bn',
 }
+# numbers BasicSR reads: (block path, key, smallest valid value, integer required)
+NUMBER_OPTIONS = [
+    ((), 'manual_seed', 0, True),
+    ((), 'scale', 1, True),
+    (('train',), 'total_iter', 1, False),
+    (('train',), 'warmup_iter', -1, False),
+    (('train',), 'max_nonfinite_steps', 1, True),
+    (('logger',), 'print_freq', 1, False),
+    (('logger',), 'save_checkpoint_freq', 1, False),
+    (('val',), 'val_freq', 1, False),
+]
+DATASET_NUMBER_OPTIONS = [
+    ('batch_size_per_gpu', 1, True), ('num_worker_per_gpu', 0, True), ('dataset_enlarge_ratio', 1, False),
+    ('max_corrupt_samples', 0, True),
+]
 
 
 class OptionError(ValueError):
@@ -70,6 +88,49 @@ def _check_typed_block(block, registry, where):
     return cls
 
 
+def check_number(value, where, minimum, integer):
+    """Raise :class:`OptionError` unless ``value`` is a number (an integer if ``integer``) >= ``minimum``."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or (integer and not isinstance(value, int)) or value != value or value < minimum:
+        kind = 'an integer' if integer else 'a number'
+        raise OptionError(f'{where} must be {kind} >= {minimum}, got {value!r} ({type(value).__name__})')
+
+
+def check_folder_name(value, where):
+    """Raise :class:`OptionError` unless ``value`` is a non-empty name without path separators or '..'."""
+    if not isinstance(value, str) or not value.strip():
+        raise OptionError(f'{where} must be a non-empty string, got {value!r}')
+    if '/' in value or '\\' in value or '\0' in value or value in ('.', '..'):
+        raise OptionError(f'{where} {value!r} must be a plain folder name (no path separators, no "..", which '
+                          'would place outputs outside experiments/ and results/)')
+
+
+def _block(opt, block_path):
+    """The nested block at ``block_path`` (a tuple of keys), or None."""
+    for part in block_path:
+        opt = opt.get(part) if isinstance(opt, dict) else None
+    return opt
+
+
+def _check_numbers(opt):
+    for block_path, key, minimum, integer in NUMBER_OPTIONS:
+        block = _block(opt, block_path)
+        if isinstance(block, dict) and block.get(key) is not None:
+            check_number(block[key], '.'.join(block_path + (key,)), minimum, integer)
+    if opt.get('num_gpu') not in (None, 'auto'):
+        check_number(opt['num_gpu'], 'num_gpu', 0, True)
+
+
+def _check_training_required(opt):
+    """The keys BasicSR's training loop indexes directly (a KeyError deep in the pipeline otherwise)."""
+    required = [(('train',), 'total_iter'), (('logger',), 'print_freq'), (('logger',), 'save_checkpoint_freq'),
+                (('datasets', 'train'), 'batch_size_per_gpu'), (('datasets', 'train'), 'num_worker_per_gpu')]
+    for block_path, key in required:
+        block = _block(opt, block_path)
+        if not isinstance(block, dict) or key not in block:
+            raise OptionError(f"Missing required option '{'.'.join(block_path + (key,))}' for training")
+
+
 def load_yaml(path):
     """Read an option file with ``yaml.safe_load`` (no object construction from tags)."""
     try:
@@ -98,6 +159,13 @@ def validate_options(opt, is_train=True):
     for key in required:
         if key not in opt:
             raise OptionError(f"Missing required option '{key}' at the top level")
+    check_folder_name(opt['name'], 'name')
+    for key in ('train', 'path', 'val', 'logger', 'dist_params'):
+        if opt.get(key) is not None and not isinstance(opt[key], dict):
+            raise OptionError(f'{key} must be a mapping of options, got {type(opt[key]).__name__}')
+    _check_numbers(opt)
+    if is_train:
+        _check_training_required(opt)
     model_cls = _lookup(MODEL_REGISTRY, opt['model_type'], 'model_type')
     for key, block in opt.items():
         if key.startswith('network_'):
@@ -109,6 +177,11 @@ def validate_options(opt, is_train=True):
         if not isinstance(block, dict) or 'type' not in block:
             raise OptionError(f"{where} must be a mapping with a 'type' key")
         cls = _lookup(DATASET_REGISTRY, block['type'], where)
+        if 'name' in block:
+            check_folder_name(block['name'], f'{where}.name')
+        for key, minimum, integer in DATASET_NUMBER_OPTIONS:
+            if block.get(key) is not None:
+                check_number(block[key], f'{where}.{key}', minimum, integer)
         own_keys = getattr(cls, 'option_keys', None)
         if own_keys is not None:
             _unknown(block, own_keys | BASICSR_DATASET_KEYS, f"{where} ({block['type']})")
