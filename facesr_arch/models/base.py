@@ -2,6 +2,7 @@
 images in [-1, 1], checkpoints written atomically, exact resume (random states in the training state) and
 the skipping of non-finite optimisation steps."""
 import os
+from collections import OrderedDict
 
 import torch
 import torch.distributed as dist
@@ -48,6 +49,24 @@ class _atomic_torch_save:
 
     def __exit__(self, *exc):
         torch.save = self._save
+
+
+class LazyLossLog(OrderedDict):
+    """Logged losses kept as device tensors, read as floats: the host waits for the device only when a value
+    is read (BasicSR's training loop reads them every ``logger.print_freq`` iterations)."""
+
+    def __getitem__(self, key):
+        return float(super().__getitem__(key))
+
+    def values(self):
+        return [self[key] for key in self]
+
+    def items(self):
+        return [(key, self[key]) for key in self]
+
+    def update(self, other=(), **kwargs):
+        """Merge, keeping the tensors of another :class:`LazyLossLog` unread."""
+        super().update(OrderedDict.items(other) if isinstance(other, LazyLossLog) else other, **kwargs)
 
 
 class FaceBaseModel(SRModel):
@@ -203,6 +222,29 @@ class FaceBaseModel(SRModel):
         with torch.no_grad():
             self.output = self.generate(net)
         net.train(was_training)
+
+    def reduce_loss_dict(self, loss_dict):
+        """Losses for logging without a host sync: BasicSR's version calls ``.item()`` on every loss of every
+        iteration; here they stay on the device (averaged over ranks by one all-reduce under DDP) in a
+        :class:`LazyLossLog`, converted to floats when read.
+
+        Args:
+            loss_dict (dict[str, Tensor | float]): The iteration's losses.
+        """
+        with torch.no_grad():
+            names = list(loss_dict)
+            if not names:
+                return LazyLossLog()
+            losses = torch.stack([torch.as_tensor(loss_dict[k], device=self.device).detach().float().mean()
+                                  for k in names])
+            if self.opt['dist']:
+                dist.all_reduce(losses)
+                losses /= self.opt['world_size']
+            return LazyLossLog(zip(names, losses.unbind()))
+
+    def get_current_log(self):
+        """The logged losses as floats (the one host sync of the logging)."""
+        return dict(self.log_dict.items())
 
     def get_current_visuals(self):
         visuals = {'lq': self.lq, 'result': self.output}

@@ -1,0 +1,171 @@
+"""The optimised paths give the results of the reference ones: polyphase ``upfirdn2d`` vs zero insertion,
+both ``ModulatedConv2d`` formulations vs the per-sample grouped convolution, whole StyleGAN2-based
+networks before / after, lazy loss logging vs BasicSR's ``.item()`` logging, and the model benchmark's
+plumbing on tiny configurations (numbers are never timed here)."""
+import sys
+from collections import OrderedDict
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from facesr_arch.archs import stylegan2_arch
+from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator, ModulatedConv2d, make_resample_kernel
+from facesr_arch.models.base import FaceBaseModel, LazyLossLog
+from facesr_arch.utils import benchmark_models
+
+TOLERANCE = 1e-4
+
+
+def reference_upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
+    """The zero-insertion implementation the polyphase one replaced (the upfirdn2d definition, step by step)."""
+    b, c, h, w = x.shape
+    if up > 1:
+        x = x.reshape(b * c, 1, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(b, c, h * up, w * up)
+    pad0, pad1 = pad
+    x = F.pad(x, [max(pad0, 0), max(pad1, 0), max(pad0, 0), max(pad1, 0)])
+    if pad0 < 0 or pad1 < 0:
+        x = x[:, :, max(-pad0, 0):x.shape[2] - max(-pad1, 0), max(-pad0, 0):x.shape[3] - max(-pad1, 0)]
+    weight = torch.flip(kernel, [0, 1]).to(x)[None, None].expand(c, 1, *kernel.shape)
+    return F.conv2d(x, weight, stride=down, groups=c)
+
+
+def reference_modulated_forward(self, x, style):
+    """ModulatedConv2d's former forward: one grouped convolution whatever the batch and size."""
+    return self.forward_grouped(x, self.modulation(style))
+
+
+@pytest.mark.parametrize('taps', [(1, 3, 3, 1), (1, 2, 1), (1, 1)])
+@pytest.mark.parametrize('up,down,pad', [(2, 1, (2, 1)), (2, 1, (0, 0)), (2, 1, (-1, 3)), (2, 2, (1, 1)),
+                                         (3, 1, (2, 2)), (1, 1, (1, 1)), (1, 2, (2, 1)), (1, 1, (-1, 2))])
+def test_upfirdn2d_matches_zero_insertion(taps, up, down, pad):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 9, 7)
+    kernel = make_resample_kernel(taps) * up**2
+    expected = reference_upfirdn2d(x, kernel, up, down, pad)
+    got = stylegan2_arch.upfirdn2d(x, kernel, up, down, pad)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize('sample_mode', [None, 'upsample', 'downsample'])
+@pytest.mark.parametrize('demodulate', [True, False])
+@pytest.mark.parametrize('batch,kernel_size', [(1, 3), (3, 3), (2, 1)])
+def test_modulated_conv_formulations_agree(sample_mode, demodulate, batch, kernel_size):
+    if sample_mode and kernel_size == 1:
+        pytest.skip('StyleGAN2 resamples only with 3x3 convolutions')
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(6, 5, kernel_size, 8, demodulate=demodulate, sample_mode=sample_mode)
+    x, style = torch.randn(batch, 6, 8, 8), torch.randn(batch, 8)
+    modulation = conv.modulation(style)
+    grouped = conv.forward_grouped(x, modulation)
+    activations = conv.forward_modulated_activations(x, modulation)
+    assert activations.shape == grouped.shape
+    assert torch.allclose(activations, grouped, atol=TOLERANCE)
+    assert torch.allclose(conv(x, style), grouped, atol=TOLERANCE)
+
+
+def test_modulated_conv_gradients_agree():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(4, 4, 3, 8, sample_mode='upsample')
+    x, style = torch.randn(2, 4, 6, 6, requires_grad=True), torch.randn(2, 8)
+    grads = []
+    for forward in (conv.forward_grouped, conv.forward_modulated_activations):
+        conv.zero_grad()
+        x.grad = None
+        forward(x, conv.modulation(style)).square().sum().backward()
+        grads.append([x.grad.clone(), conv.weight.grad.clone(), conv.modulation.weight.grad.clone()])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=TOLERANCE, rtol=1e-4)
+
+
+@pytest.fixture
+def reference_stylegan2(monkeypatch):
+    """Within the test, StyleGAN2 blocks run the former implementation (zero insertion, grouped convs)."""
+
+    def use_reference():
+        monkeypatch.setattr(stylegan2_arch, 'upfirdn2d', reference_upfirdn2d)
+        monkeypatch.setattr(ModulatedConv2d, 'forward', reference_modulated_forward)
+
+    return use_reference
+
+
+@pytest.mark.parametrize('method', ['CFGPFSSR', 'GCFSR', 'MPCNet', 'PVFR'])  # W-Net has no StyleGAN2 block
+@pytest.mark.parametrize('batch', [1, 2])
+def test_networks_unchanged_by_optimised_paths(method, batch, reference_stylegan2):
+    """Every StyleGAN2-based method's tiny network gives the same fp32 output with the optimised and the former blocks."""
+    block = benchmark_models.method_options(method, 'tiny')['network_g']
+    torch.manual_seed(0)
+    net = benchmark_models.prepare_network(benchmark_models.build_generator(block), torch.device('cpu'))
+    forward = benchmark_models.method_forward_factory(method, net, torch.device('cpu'))(batch)
+    with torch.no_grad():
+        optimised = forward()
+        reference_stylegan2()
+        reference = forward()
+    assert torch.allclose(optimised, reference, atol=TOLERANCE)
+
+
+def test_generator_with_noise_unchanged(reference_stylegan2):
+    torch.manual_seed(0)
+    net = FaceStyleGAN2Generator(64, num_style_feat=16, num_mlp=2, narrow=1 / 16).eval()
+    z = torch.randn(2, 16)
+    noise = [torch.randn(2, 1, r, r) for r in [4] + [2**i for i in range(3, 7) for _ in range(2)]]
+    for conv in [net.style_conv1, *net.style_convs]:
+        conv.noise.weight.data.fill_(0.3)
+    with torch.no_grad():
+        optimised = net(z, noise=noise)
+        reference_stylegan2()
+        reference = net(z, noise=noise)
+    assert torch.allclose(optimised, reference, atol=TOLERANCE)
+
+
+class _Model:
+    """The two logging methods of FaceBaseModel on a bare object (no networks needed)."""
+
+    reduce_loss_dict = FaceBaseModel.reduce_loss_dict
+    get_current_log = FaceBaseModel.get_current_log
+
+    def __init__(self):
+        self.opt, self.device = {'dist': False}, torch.device('cpu')
+
+
+def test_lazy_loss_log_matches_item_logging(monkeypatch):
+    losses = OrderedDict(l_pix=torch.tensor([0.25, 0.75]), l_gan=torch.tensor(1.5, requires_grad=True), l_r1=2.0)
+    model = _Model()
+    reads = []
+    monkeypatch.setattr(torch.Tensor, '__float__', lambda t: reads.append(1) or t.item())
+    model.log_dict = model.reduce_loss_dict(losses)
+    model.log_dict.update(model.reduce_loss_dict({'l_local': torch.tensor(3.0)}))
+    assert not reads  # no host read while training
+    expected = {'l_pix': 0.5, 'l_gan': 1.5, 'l_r1': 2.0, 'l_local': 3.0}
+    assert model.get_current_log() == pytest.approx(expected)
+    assert model.log_dict['l_gan'] == pytest.approx(1.5) and isinstance(model.log_dict['l_gan'], float)
+    assert isinstance(model.log_dict, LazyLossLog) and list(model.log_dict) == list(expected)
+
+
+def test_model_benchmark_tiny_plumbing(monkeypatch):
+    """Counts, FLOPs and one measurement of one method at tiny size, the markdown table, and the GFPGAN
+    reference reported as skipped when the package cannot be imported (numbers not checked)."""
+    monkeypatch.setitem(sys.modules, 'gfpgan.archs.gfpganv1_clean_arch', None)
+    result = benchmark_models.run_models_benchmark(['WNet'], configs=['tiny'], batch_sizes=[1, 2], warmup=0,
+                                                   repeats=1, train_step=True, train_iterations=1,
+                                                   reference='gfpgan')
+    entry = result['results'][0]
+    net = benchmark_models.build_generator(benchmark_models.method_options('WNet', 'tiny')['network_g'])
+    assert entry['params_total'] == sum(p.numel() for p in net.parameters())
+    assert entry['gflops'] > 0 and set(entry['inference']) == {1, 2}
+    assert entry['train']['iter_ms'] > 0 and 0 <= entry['train']['data_wait_share'] < 1
+    assert 'iter_ms_with_r1' not in entry['train'] and entry['train']['ema_ms'] is None  # W-Net: no R1, no EMA
+    assert 'not importable' in result['reference']['skipped'] and 'latency_ratio_to_reference' not in entry
+    table = benchmark_models.markdown_table(result)
+    assert table.startswith('| Method |') and '| WNet | tiny | 128 -> 128 |' in table
+
+
+def test_paper_configurations_counted_on_meta_device():
+    """Paper sizes build on the meta device, so their parameter and FLOP counts cost no memory."""
+    block = benchmark_models.method_options('GCFSR', 'paper')['network_g']
+    total, _ = benchmark_models.count_parameters(benchmark_models.build_generator(block, 'meta'))
+    assert abs(total / 1e6 - 66.67) < 0.05  # Table 1 (see the option file)
+    assert benchmark_models.count_flops('GCFSR', block) > 1e11
