@@ -63,6 +63,9 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
         txn = env.begin(write=True)
         total_bytes = 0
         for path, key in tqdm(list(zip(paths, stems)), unit='img', desc='create_lmdb'):
+            if not key.isascii():
+                skipped.append((path, f'{path}: file name is not ASCII (BasicSR LMDB keys are ASCII); rename it'))
+                continue
             try:
                 data, shape = encode_png(path, compress_level)
             except ImageDecodeError as err:

@@ -33,9 +33,11 @@ def test_unreadable_files_are_listed_and_skipped(ffhq_small_dir, tmp_path):
     (src / 'notes.txt').write_text('not an image')
     gray = cv2.cvtColor(cv2.imread(str(src / '00001.png')), cv2.COLOR_BGR2GRAY)
     cv2.imwrite(str(src / 'gray.png'), gray)
+    shutil.copy(src / '00002.png', src / 'visage_\u00e9t\u00e9.png')
     proc = run_script('create_lmdb.py', ['--input', str(src), '--output', str(tmp_path / 'x.lmdb')], cwd=str(tmp_path))
-    assert 'Wrote 7 images' in proc.stdout and '(2 skipped)' in proc.stdout
+    assert 'Wrote 7 images' in proc.stdout and '(3 skipped)' in proc.stdout
     assert 'broken.png' in proc.stderr and 'empty.jpg' in proc.stderr
+    assert 'not ASCII' in proc.stderr
     meta = (tmp_path / 'x.lmdb' / 'meta_info.txt').read_text()
     assert 'gray.png (128,128,3)' in meta  # gray stored as 3-channel, as BasicSR readers expect
 
