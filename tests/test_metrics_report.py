@@ -157,3 +157,20 @@ def test_no_reference_set(folders, tmp_path):
     report, _ = compute_report({'JPEG': folders['jpeg']}, metric_names=['niqe', 'psnr_y'], progress=False)
     assert 'no GT folder' in report['unavailable']['psnr_y']
     assert len(report['per_image']['JPEG']['niqe']) == 3 and report['summary']['JPEG']['niqe'] > 0
+
+
+def test_an_image_too_small_for_a_metric_is_reported_not_fatal(ffhq_small_dir, tmp_path):
+    from facesr_arch.metrics.catalog import build_metric
+    from facesr_arch.metrics.report import score_folder
+    res, gt = tmp_path / 'res', tmp_path / 'gt'
+    res.mkdir()
+    gt.mkdir()
+    face = cv2.imread(os.path.join(ffhq_small_dir, sorted(os.listdir(ffhq_small_dir))[0]))
+    for folder in (res, gt):
+        cv2.imwrite(str(folder / 'face.png'), face)
+        cv2.imwrite(str(folder / 'tiny.png'), face[:2, :2])
+    scorers = {name: build_metric(name) for name in ('psnr', 'ssim')}
+    out = score_folder(str(res), str(gt), scorers, batch_size=1, progress=False)
+    assert set(out['per_image']['psnr']) == {'face', 'tiny'}
+    assert 'face' in out['per_image']['ssim'] and 'tiny' not in out['per_image']['ssim']
+    assert any(e['image'] == 'tiny' and e['error'].startswith('ssim failed') for e in out['errors'])

@@ -120,9 +120,15 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
             gts = None if gts is None else gts.to(device)
             for name, scorer in scorers.items():
                 start = time.perf_counter()
-                with torch.no_grad():
-                    values = scorer(imgs, gts) if METRICS[name].kind == 'FR' else scorer(imgs)
-                seconds[name] += time.perf_counter() - start
+                try:
+                    with torch.no_grad():
+                        values = scorer(imgs, gts) if METRICS[name].kind == 'FR' else scorer(imgs)
+                except (RuntimeError, ValueError) as err:  # e.g. an image smaller than the metric's window
+                    errors.extend({'image': stem, 'error': f'{name} failed on {tuple(imgs.shape[-2:])}: {err}'}
+                                  for stem in stems)
+                    continue
+                finally:
+                    seconds[name] += time.perf_counter() - start
                 per_image[name].update(zip(stems, values.double().cpu().tolist()))
             bar.update(len(stems))
     return {'per_image': per_image, 'seconds': seconds, 'unmatched': unmatched, 'errors': errors,
