@@ -53,8 +53,10 @@ def test_sigkill_then_auto_resume_matches_uninterrupted_run(ffhq_small_lmdb, wor
     cwd = workdir / 'killed'
     opt_path = write_options(_options(ffhq_small_lmdb, 'run'), str(cwd))
     states = cwd / 'experiments' / 'run' / 'training_states'
+    # the same thread count as run_module's runs: float reductions, hence weights, depend on it
+    threads = os.environ.get('FACESR_TEST_THREADS', '2')
     proc = subprocess.Popen([sys.executable, '-m', 'facesr_arch.train', '-opt', opt_path], cwd=str(cwd),
-                            env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2'),
+                            env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS=threads),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not (states / '2.state').exists() and proc.poll() is None and time.time() < deadline:
