@@ -53,7 +53,8 @@ def demo_options(lmdb_path, name, iters):
     opt['network_g'].update(out_size=64, narrow=0.125, num_style_feat=64)
     opt['network_d'].update(out_size=64, narrow=0.125)
     del opt['train']['perceptual_opt']
-    opt['train'].update(total_iter=iters, net_d_reg_every=4)
+    # a short run: the paper's EMA half-life (10k images) would leave the validated EMA at its random start
+    opt['train'].update(total_iter=iters, net_d_reg_every=4, ema_decay=0.9)
     opt['train']['scheduler']['milestones'] = [iters]
     opt['val'].update(val_freq=iters // 2)
     opt['logger'].update(print_freq=10, save_checkpoint_freq=iters // 2, use_tb_logger=False)
@@ -64,7 +65,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--hq-dir', help='folder of aligned face images (default: made on the spot)')
     parser.add_argument('--output', default='demo_output', help='where everything goes (default: demo_output)')
-    parser.add_argument('--iters', type=int, default=40, help='training iterations (default: 40)')
+    parser.add_argument('--iters', type=int, default=100, help='training iterations (default: 100)')
     args = parser.parse_args(argv)
     start = time.time()
     out = os.path.abspath(args.output)
