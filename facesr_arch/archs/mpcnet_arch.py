@@ -28,7 +28,7 @@ GUIDE_SOFTMAX_AXES = ('source', 'channel')
 GAN_PRIOR_SOURCE = ('train it with options/train/StyleGAN2/train_FaceStyleGAN2_FFHQ512.yml (FFHQ 512, section 4.1), '
                     'or convert a public StyleGAN2 512 checkpoint with scripts/convert_weights.py')
 PARSER_SOURCE = ('pretrain it on CelebAMask-HQ at 512 px with the MPCNet degradation (section 4.1) using the parsing '
-                 'option file under options/train/Parsing/ (FaceParseNet, min_feat_size: 4)')
+                 'option file options/train/Parsing/train_MPCNetParsing_CelebAMaskHQ512.yml (FaceParseNet, min_feat_size: 4)')
 
 
 def apff_fusion(gan_feat, spatial_feat, guide, softmax_axis='source'):
