@@ -13,6 +13,9 @@ stylegan2_rosinality_d    its discriminator (key ``d``) -> FaceStyleGAN2Discrimi
 stylegan2_basicsr         GFPGAN's / BasicSR's fused StyleGAN2 prior (``StyleGAN2_512_Cmul1_FFHQ_*.pth``,
                           ``params_ema``) -> FaceStyleGAN2Generator(512, channel_multiplier=1)
 stylegan2_basicsr_d       BasicSR StyleGAN2Discriminator -> FaceStyleGAN2Discriminator
+stylegan2_gfpgan_clean    GFPGAN's clean StyleGAN2 (``StyleGAN2GeneratorClean``; alone, or the ``stylegan_decoder``
+                          of ``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``, ``params_ema``) ->
+                          FaceStyleGAN2Generator(512, channel_multiplier=2, resample='bilinear'), exact rescaling
 gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
                           FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
 gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
@@ -26,6 +29,7 @@ vggface                   VGGFace ``vgg_face_dag.pth`` (conv1_1 ... conv5_3, RGB
 The output file holds ``{'params': state_dict}`` and is loaded with ``weights_only=True``.
 """
 import argparse
+import math
 import os
 import re
 import sys
@@ -83,6 +87,54 @@ def stylegan2_basicsr_d(state):
     return _drop_buffers(state)
 
 
+def stylegan2_gfpgan_clean(state, lr_mlp=0.01):
+    """GFPGAN ``StyleGAN2GeneratorClean`` -> FaceStyleGAN2Generator(resample='bilinear', lr_mlp=lr_mlp).
+
+    The clean layout computes the same function with another parametrisation; each tensor is rescaled so
+    that ours reproduces it exactly (leaky ReLU is positively homogeneous):
+
+    - mapping MLP ``style_mlp.{2i+1}`` (``nn.Linear`` then a plain leaky ReLU) -> ``style_mlp.{i+1}``
+      (equalised lr ``lr_mlp / sqrt(n)`` on the weight, ``lr_mlp`` on the bias, activation times sqrt(2)):
+      weight ``* sqrt(n) / (sqrt(2) lr_mlp)``, bias ``/ (sqrt(2) lr_mlp)``;
+    - ``modulation`` (``nn.Linear``) -> equalised-lr linear: weight ``* sqrt(fan_in)``;
+    - modulated-conv ``weight`` (stored already divided by sqrt(fan_in)) -> ``* sqrt(c_in k^2)``;
+    - style conv ``lrelu(sqrt(2) conv + weight * noise + bias)`` -> ``sqrt(2) lrelu(conv + noise.weight *
+      noise + activate.bias)``: ``<conv>.weight`` -> ``<conv>.noise.weight / sqrt(2)``, ``<conv>.bias``
+      (1, c, 1, 1) -> ``<conv>.activate.bias / sqrt(2)`` (c,);
+    - ``constant_input``, ToRGB biases: unchanged; stored ``noises.*`` dropped.
+
+    A GFPGANv1Clean file's ``stylegan_decoder.*`` entries are taken and the rest (its U-Net, SFT
+    conditions) dropped. Converted weights fine-tune with equalised-lr dynamics, not GFPGAN's plain ones.
+
+    Args:
+        state (dict): The clean generator's (or a GFPGANv1Clean's) state dict.
+        lr_mlp (float): The ``lr_mlp`` the converted file is loaded with (the generator's default).
+            Default: 0.01.
+
+    Returns:
+        dict: State dict of FaceStyleGAN2Generator(..., resample='bilinear').
+    """
+    decoder = {k[len('stylegan_decoder.'):]: v for k, v in state.items() if k.startswith('stylegan_decoder.')}
+    state = _drop_buffers(decoder or state)
+    sqrt2 = math.sqrt(2)
+    out = {}
+    for key, value in state.items():
+        if m := re.match(r'^style_mlp\.(\d+)\.(weight|bias)$', key):
+            index, param = int(m.group(1)), m.group(2)
+            scale = math.sqrt(value.shape[1]) if param == 'weight' else 1.0
+            out[f'style_mlp.{(index + 1) // 2}.{param}'] = value * (scale / (sqrt2 * lr_mlp))
+        elif key.endswith('modulation.weight'):
+            out[key] = value * math.sqrt(value.shape[1])
+        elif key.endswith('modulated_conv.weight'):
+            out[key] = value * math.sqrt(value[0, 0].numel())
+        elif m := re.match(r'^(style_conv1|style_convs\.\d+)\.(weight|bias)$', key):
+            name = 'noise.weight' if m.group(2) == 'weight' else 'activate.bias'
+            out[f'{m.group(1)}.{name}'] = value.flatten() / sqrt2
+        else:
+            out[key] = value
+    return out
+
+
 def gpen_g(state):
     """GPEN FullGenerator: keep ``generator.*`` (rosinality names with concatenated noise), drop the encoder."""
     generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
@@ -135,8 +187,8 @@ def vggface(state):
 
 
 CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
-                                          stylegan2_basicsr_d, gpen_g, gcfsr, arcface_resnet18, facexlib,
-                                          torchvision_vgg, vggface)}
+                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gpen_g, gcfsr,
+                                          arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 

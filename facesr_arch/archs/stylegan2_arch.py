@@ -187,6 +187,9 @@ class ConvLayer(nn.Sequential):
         super().__init__(*layers)
 
 
+RESAMPLE_MODES = ('fir', 'bilinear')
+
+
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated convolution (eq. 1-3 of Karras et al. 2020), batched without per-sample loops.
 
@@ -199,20 +202,30 @@ class ModulatedConv2d(nn.Module):
         sample_mode (str | None): 'upsample', 'downsample' or None. Default: None.
         resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
         eps (float): Demodulation epsilon. Default: 1e-8.
+        resample (str): How ``sample_mode`` resamples: 'fir' (StyleGAN2: strided (transposed) convolution
+            with the FIR blur) or 'bilinear' (GFPGAN's clean StyleGAN2: bilinear interpolation by 2 or 1/2,
+            ``align_corners=False``, then a plain same-size convolution; no blur). Default: 'fir'.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
-                 resample_kernel=(1, 3, 3, 1), eps=1e-8):
+                 resample_kernel=(1, 3, 3, 1), eps=1e-8, resample='fir'):
         super().__init__()
         if sample_mode not in ('upsample', 'downsample', None):
             raise ValueError(f"sample_mode must be 'upsample', 'downsample' or None, got {sample_mode!r}")
+        if resample not in RESAMPLE_MODES:
+            raise ValueError(f'resample must be one of {RESAMPLE_MODES}, got {resample!r}')
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.demodulate, self.sample_mode, self.eps = demodulate, sample_mode, eps
+        self.demodulate, self.sample_mode, self.eps, self.resample = demodulate, sample_mode, eps, resample
+        # the FIR path resamples inside the convolution; the bilinear path interpolates the input first
+        self.fir_sample_mode = sample_mode if resample == 'fir' else None
+        self.interpolate_factor = None
+        if resample == 'bilinear':
+            self.interpolate_factor = {'upsample': 2.0, 'downsample': 0.5}.get(sample_mode)
         taps = len(resample_kernel)
-        if sample_mode == 'upsample':
+        if self.fir_sample_mode == 'upsample':
             pad = (taps - 2) - (kernel_size - 1)
             self.smooth = Blur(resample_kernel, pad=((pad + 1) // 2 + 1, pad // 2 + 1), upsample_factor=2)
-        elif sample_mode == 'downsample':
+        elif self.fir_sample_mode == 'downsample':
             pad = (taps - 2) + (kernel_size - 1)
             self.smooth = Blur(resample_kernel, pad=((pad + 1) // 2, pad // 2))
         self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
@@ -237,18 +250,19 @@ class ModulatedConv2d(nn.Module):
 
     def forward_grouped(self, x, style):
         """Per-sample modulated (and demodulated) weights, one grouped convolution; ``style`` is (b, c_in)."""
+        x = self.interpolate(x)
         b, c, h, w = x.shape
         weight = self.scale * self.weight * style.view(b, 1, c, 1, 1)  # (b, c_out, c_in, k, k)
         if self.demodulate:
             demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.eps)
             weight = weight * demod.view(b, self.out_channels, 1, 1, 1)
         k = self.kernel_size
-        if self.sample_mode == 'upsample':
+        if self.fir_sample_mode == 'upsample':
             weight = weight.transpose(1, 2).reshape(b * c, self.out_channels, k, k)
             out = F.conv_transpose2d(x.reshape(1, b * c, h, w), weight, padding=0, stride=2, groups=b)
             return self.smooth(out.view(b, self.out_channels, *out.shape[2:]))
         weight = weight.reshape(b * self.out_channels, c, k, k)
-        if self.sample_mode == 'downsample':
+        if self.fir_sample_mode == 'downsample':
             x = self.smooth(x)
             out = F.conv2d(x.reshape(1, b * c, *x.shape[2:]), weight, stride=2, groups=b)
         else:
@@ -263,10 +277,10 @@ class ModulatedConv2d(nn.Module):
         """
         b, c = style.shape
         weight = self.scale * self.weight[0]  # (c_out, c_in, k, k)
-        x = x * style.view(b, c, 1, 1)
-        if self.sample_mode == 'upsample':
+        x = self.interpolate(x) * style.view(b, c, 1, 1)
+        if self.fir_sample_mode == 'upsample':
             out = self.smooth(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
-        elif self.sample_mode == 'downsample':
+        elif self.fir_sample_mode == 'downsample':
             out = F.conv2d(self.smooth(x), weight, stride=2)
         else:
             out = F.conv2d(x, weight, padding=self.padding)
@@ -274,6 +288,12 @@ class ModulatedConv2d(nn.Module):
             demod = torch.rsqrt(style.pow(2) @ weight.pow(2).sum([2, 3]).t() + self.eps)
             out = out * demod.view(b, self.out_channels, 1, 1)
         return out
+
+    def interpolate(self, x):
+        """The bilinear resampling of the input ('bilinear' ``resample`` with a ``sample_mode``); else ``x``."""
+        if self.interpolate_factor is None:
+            return x
+        return F.interpolate(x, scale_factor=self.interpolate_factor, mode='bilinear', align_corners=False)
 
 
 class NoiseInjection(nn.Module):
@@ -323,13 +343,14 @@ class StyleConv(nn.Module):
         concat_feature (bool): Instead of noise, concatenate a given feature map of ``out_channels`` channels
             (GPEN / PVFR eq. 3); the output then has ``2 * out_channels`` channels and ``noise`` in
             ``forward`` is that feature map (required). Overrides ``use_noise``. Default: False.
+        resample (str): 'fir' or 'bilinear', see :class:`ModulatedConv2d`. Default: 'fir'.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, num_style_feat, demodulate=True, sample_mode=None,
-                 resample_kernel=(1, 3, 3, 1), use_noise=True, concat_feature=False):
+                 resample_kernel=(1, 3, 3, 1), use_noise=True, concat_feature=False, resample='fir'):
         super().__init__()
         self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat, demodulate,
-                                              sample_mode, resample_kernel)
+                                              sample_mode, resample_kernel, resample=resample)
         if concat_feature:
             self.noise = FeatureConcatInjection()
         else:
@@ -345,11 +366,27 @@ class StyleConv(nn.Module):
 
 
 class ToRGB(nn.Module):
-    """1x1 modulated conv (no demodulation) to RGB, adding the upsampled previous RGB skip."""
+    """1x1 modulated conv (no demodulation) to RGB, adding the upsampled previous RGB skip.
 
-    def __init__(self, in_channels, num_style_feat, upsample=True, resample_kernel=(1, 3, 3, 1), out_channels=3):
+    Args:
+        in_channels (int): Input channels.
+        num_style_feat (int): Style vector size.
+        upsample (bool): Upsample the skip 2x. Default: True.
+        resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
+        out_channels (int): Image channels. Default: 3.
+        resample (str): Skip upsampling: 'fir' (StyleGAN2's FIR ``Upsample``) or 'bilinear' (GFPGAN's clean
+            StyleGAN2, ``align_corners=False``). Default: 'fir'.
+    """
+
+    def __init__(self, in_channels, num_style_feat, upsample=True, resample_kernel=(1, 3, 3, 1), out_channels=3,
+                 resample='fir'):
         super().__init__()
-        self.upsample = Upsample(resample_kernel) if upsample else None
+        if resample not in RESAMPLE_MODES:
+            raise ValueError(f'resample must be one of {RESAMPLE_MODES}, got {resample!r}')
+        self.upsample = None
+        if upsample:
+            self.upsample = (Upsample(resample_kernel) if resample == 'fir' else
+                             nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False))
         self.modulated_conv = ModulatedConv2d(in_channels, out_channels, 1, num_style_feat, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
@@ -490,6 +527,12 @@ class FaceStyleGAN2Generator(nn.Module):
             an external feature map of the same size and channel count, scaled by a learned scalar, so the
             next layer and the tRGB layers see twice the channels; PVFR eq. 3 / GPEN). Default: 'random'.
         out_channels (int): Image channels. Default: 3.
+        resample (str): Up-sampling of the style convs and RGB skips: 'fir' (StyleGAN2's transposed
+            convolution with FIR blur) or 'bilinear' (GFPGAN's ``StyleGAN2GeneratorClean``, the prior of
+            GFPGANv1Clean / GFPGAN v1.3-1.4: bilinear 2x interpolation, ``align_corners=False``, then a plain
+            3x3 modulated conv; bilinear skips; no blur). With 'bilinear' this class computes the clean
+            generator's function: its checkpoints convert by an exact rescaling
+            (``convert_weights.py stylegan2_gfpgan_clean``). Default: 'fir'.
 
     Attributes:
         channels (dict[int, int]): Style-conv output channels per resolution.
@@ -500,7 +543,7 @@ class FaceStyleGAN2Generator(nn.Module):
     """
 
     def __init__(self, out_size, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1.0,
-                 resample_kernel=(1, 3, 3, 1), lr_mlp=0.01, noise_mode='random', out_channels=3):
+                 resample_kernel=(1, 3, 3, 1), lr_mlp=0.01, noise_mode='random', out_channels=3, resample='fir'):
         super().__init__()
         log_size = int(math.log2(out_size)) if out_size > 0 else 0
         if 2**log_size != out_size or not 8 <= out_size <= 1024:
@@ -523,10 +566,10 @@ class FaceStyleGAN2Generator(nn.Module):
         ])
         self.constant_input = ConstantInput(self.channels[4])
         conv_options = dict(resample_kernel=resample_kernel, use_noise=noise_mode == 'random',
-                            concat_feature=noise_mode == 'concat')
+                            concat_feature=noise_mode == 'concat', resample=resample)
         self.style_conv1 = StyleConv(self.channels[4], self.channels[4], 3, num_style_feat, **conv_options)
         self.to_rgb1 = ToRGB(self.feature_channels[4], num_style_feat, upsample=False, resample_kernel=resample_kernel,
-                             out_channels=out_channels)
+                             out_channels=out_channels, resample=resample)
         self.style_convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         in_channels = self.feature_channels[4]
@@ -536,7 +579,7 @@ class FaceStyleGAN2Generator(nn.Module):
             self.style_convs.append(
                 StyleConv(self.feature_channels[res], self.channels[res], 3, num_style_feat, **conv_options))
             self.to_rgbs.append(ToRGB(self.feature_channels[res], num_style_feat, resample_kernel=resample_kernel,
-                                      out_channels=out_channels))
+                                      out_channels=out_channels, resample=resample))
             in_channels = self.feature_channels[res]
 
     def map_styles(self, z):
