@@ -81,7 +81,8 @@ class FaceBaseModel(SRModel):
           entry per rank), restored by :meth:`resume_training`; validation leaves them untouched. With the
           data order restored by ``utils/resume.py``, a resumed run repeats the uninterrupted one.
         - :meth:`losses_finite` and :meth:`count_nonfinite` let ``optimize_parameters`` skip steps with
-          non-finite losses and stop after ``train.max_nonfinite_steps`` in a row (default 20).
+          non-finite losses and stop after ``train.max_nonfinite_steps`` in a row (default 20); with a
+          :meth:`snapshot_buffers` taken first, a skipped step also leaves the networks' buffers unchanged.
         - Top-level option ``sync_bn`` (default true): in distributed GPU training, networks holding
           BatchNorm layers are converted to ``SyncBatchNorm``. PyTorch's SyncBatchNorm has no CPU
           implementation, so CPU (gloo) runs keep per-process BatchNorm statistics, with a warning.
@@ -180,17 +181,33 @@ class FaceBaseModel(SRModel):
             dist.all_reduce(flags, op=dist.ReduceOp.MIN)
         return bool(flags.item())
 
-    def count_nonfinite(self, finite, current_iter, loss_dict):
+    def snapshot_buffers(self):
+        """Copies of the buffers of the trained networks (every ``net_*`` but ``net_g_ema``), taken before an
+        iteration's forward passes, which update some of them in place (BatchNorm running statistics,
+        spectral-norm vectors): :meth:`count_nonfinite` puts them back when the iteration is skipped.
+        Device-side copies only (no host sync)."""
+        nets = [net for name, net in vars(self).items()
+                if name.startswith('net_') and name != 'net_g_ema' and isinstance(net, torch.nn.Module)]
+        buffers = list({id(b): b for net in nets for b in net.buffers()}.values())
+        return buffers, [b.detach().clone() for b in buffers]
+
+    def count_nonfinite(self, finite, current_iter, loss_dict, buffers=None):
         """Count consecutive skipped steps; raise :class:`NonFiniteLossError` past ``train.max_nonfinite_steps``.
 
         Args:
             finite (bool): Whether this iteration's losses were finite (the step was taken).
             current_iter (int): The iteration, for messages.
             loss_dict (dict[str, Tensor]): The iteration's losses, named in the messages.
+            buffers: :meth:`snapshot_buffers` taken at the start of the iteration, restored when it is skipped
+                (so that a skipped iteration changes nothing a checkpoint holds).
         """
         if finite:
             self.nonfinite_streak = 0
             return
+        if buffers is not None:
+            with torch.no_grad():
+                for buffer, saved in zip(*buffers):
+                    buffer.copy_(saved)
         self.nonfinite_streak += 1
         limit = self.opt['train'].get('max_nonfinite_steps', 20)
         values = ', '.join(f'{k}={v.detach().float().mean().item():.4g}' for k, v in loss_dict.items())

@@ -112,9 +112,11 @@ class FaceGANModel(FaceBaseModel):
         """One G step and one D step; both are skipped when any of their losses is non-finite.
 
         Both backward passes run first (D sees the detached output, so the order of the steps does not
-        matter), then a single finiteness check decides whether the optimisers step (see
-        ``FaceBaseModel.losses_finite`` / ``count_nonfinite``; EMA is not updated on a skipped step).
+        matter), then those of :meth:`backward_extra_networks`, then a single finiteness check decides whether
+        the optimisers step (see ``FaceBaseModel.losses_finite`` / ``count_nonfinite``; on a skipped step EMA
+        is not updated and the networks' buffers updated by the forward passes are restored).
         """
+        buffers = self.snapshot_buffers()
         loss_dict = OrderedDict()
         use_gan = self.cri_gan is not None
         if use_gan:
@@ -146,19 +148,33 @@ class FaceGANModel(FaceBaseModel):
                 (l_d_r1 + 0 * real_pred_reg[0].sum()).backward()
                 loss_dict['l_d_r1'] = l_d_r1.detach()
 
+        extra_optimizers = self.backward_extra_networks(loss_dict)
+
         finite = self.losses_finite(loss_dict.values())
-        self.count_nonfinite(finite, current_iter, loss_dict)
+        self.count_nonfinite(finite, current_iter, loss_dict, buffers)
         if finite:
             if step_g:
                 self.optimizer_g.step()
             if use_gan:
                 self.optimizer_d.step()
+            for optimizer in extra_optimizers:
+                optimizer.step()
             if self.ema_decay > 0:
                 self.model_ema(decay=self.ema_decay)
         if use_gan:
             loss_dict['out_d_real'] = real_pred.detach().mean()
             loss_dict['out_d_fake'] = fake_pred.detach().mean()
         self.log_dict = self.reduce_loss_dict(loss_dict)
+
+    def backward_extra_networks(self, loss_dict):
+        """Hook for subclasses training further networks (e.g. PVFR's local discriminators) in the same
+        iteration: zero their gradients, run their backward passes (``self.output`` is the generator's output)
+        and add their losses to ``loss_dict``, so that the iteration's single finiteness check covers them.
+
+        Returns:
+            list[Optimizer]: Optimisers stepped with the others when the iteration's losses are finite.
+        """
+        return []
 
     def _set_discriminator_trainable(self):
         """Re-enable gradients for the discriminator, except layers it keeps frozen (FreezeD)."""

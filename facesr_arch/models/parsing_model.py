@@ -83,12 +83,13 @@ class FaceParsingModel(FaceBaseModel):
         self.keys = data['key']
 
     def optimize_parameters(self, current_iter):
+        buffers = self.snapshot_buffers()  # BatchNorm statistics, restored when the step is skipped
         self.optimizer_g.zero_grad(set_to_none=True)
         logits = self.net_g(self.lq)
         loss = F.cross_entropy(logits, self.labels)
         loss.backward()
         finite = self.losses_finite([loss])
-        self.count_nonfinite(finite, current_iter, {'l_ce': loss})
+        self.count_nonfinite(finite, current_iter, {'l_ce': loss}, buffers)
         if finite:
             self.optimizer_g.step()
             if self.ema_decay > 0:

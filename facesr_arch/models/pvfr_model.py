@@ -1,6 +1,4 @@
 """PVFR training: fine-tuned StyleGAN2 prior with FreezeD, local facial-component GANs, identity loss."""
-from collections import OrderedDict
-
 from torch import nn
 from torch.nn import functional as F
 
@@ -134,23 +132,25 @@ class PVFRModel(FaceGANModel):
         return losses
 
     def optimize_parameters(self, current_iter):
-        """The generator and global-discriminator step of FaceGANModel, then one local-discriminator step."""
+        """FaceGANModel's step, with the local discriminators' step in :meth:`backward_extra_networks`: one
+        finiteness check covers all the losses, and a non-finite iteration steps no optimiser."""
         if self.net_d_local is not None:
-            self.net_d_local.requires_grad_(False)
+            self.net_d_local.requires_grad_(False)  # the generator's local GAN loss must not reach them
         super().optimize_parameters(current_iter)
+
+    def backward_extra_networks(self, loss_dict):
+        """The local discriminators' losses on the component crops of the ground truth and the (detached) output."""
         if self.net_d_local is None:
-            return
+            return []
         self.net_d_local.requires_grad_(True)
         self.optimizer_d_local.zero_grad(set_to_none=True)
         real, fake = self._components(self.gt), self._components(self.output.detach())
-        loss_dict = OrderedDict()
         for name, net in self.net_d_local.items():
             l_real = self.cri_gan_local(net(real[name]), True, is_disc=True)
             l_fake = self.cri_gan_local(net(fake[name]), False, is_disc=True)
             (l_real + l_fake).backward()
             loss_dict[f'l_d_{name}'] = (l_real + l_fake).detach()
-        self.optimizer_d_local.step()
-        self.log_dict.update(self.reduce_loss_dict(loss_dict))
+        return [self.optimizer_d_local]
 
     def save(self, epoch, current_iter):
         if self.net_d_local is not None:

@@ -83,6 +83,9 @@ class WNetModel(FaceBaseModel):
         return self.parsing_labels
 
     def optimize_parameters(self, current_iter):
+        """One step on L_fine, skipped (no optimiser or EMA update, BatchNorm statistics restored) when a loss
+        is non-finite (``FaceBaseModel.losses_finite`` / ``count_nonfinite``)."""
+        buffers = self.snapshot_buffers()
         self.optimizer_g.zero_grad(set_to_none=True)
         self.output, parsing = self.net_g(self.lq, return_parsing=True)
         losses = OrderedDict(l_pix=self.cri_pix(self.output, self.gt))
@@ -98,7 +101,7 @@ class WNetModel(FaceBaseModel):
             self.optimizer_g.step()
             if self.ema_decay > 0:
                 self.model_ema(decay=self.ema_decay)
-        self.count_nonfinite(finite, current_iter, losses)
+        self.count_nonfinite(finite, current_iter, losses, buffers)
         self.log_dict = self.reduce_loss_dict(losses)
 
     def get_current_visuals(self):
