@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from basicsr.archs import build_network
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
@@ -139,6 +140,21 @@ class FaceBaseModel(SRModel):
             super().validation(dataloader, current_iter, tb_logger, save_img)
         finally:
             restore_rng_state(rng)
+
+    def setup_ema(self, decay):
+        """Build ``net_g_ema`` (BasicSR's EMA copy of ``net_g``) when ``decay`` > 0, from the pretrained
+        ``params_ema`` when ``path.pretrain_network_g`` is set, else from ``net_g``; sets ``self.ema_decay``."""
+        self.ema_decay = decay
+        if decay <= 0:
+            return
+        get_root_logger().info(f'Use Exponential Moving Average with decay: {decay}')
+        self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+        load_path = self.opt['path'].get('pretrain_network_g')
+        if load_path is not None:
+            self.load_network(self.net_g_ema, load_path, self.opt['path'].get('strict_load_g', True), 'params_ema')
+        else:
+            self.model_ema(0)
+        self.net_g_ema.eval().requires_grad_(False)
 
     def model_to_device(self, net):
         net = net.to(self.device)

@@ -6,7 +6,6 @@ import torch
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.losses.gan_loss import r1_penalty
-from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from .base import FaceBaseModel
@@ -38,16 +37,7 @@ class FaceGANModel(FaceBaseModel):
     def init_training_settings(self):
         train_opt = self.opt['train']
         self.net_g.train()
-        self.ema_decay = train_opt.get('ema_decay', 0.999)
-        if self.ema_decay > 0:
-            get_root_logger().info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
-            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
-            load_path = self.opt['path'].get('pretrain_network_g')
-            if load_path is not None:
-                self.load_network(self.net_g_ema, load_path, self.opt['path'].get('strict_load_g', True), 'params_ema')
-            else:
-                self.model_ema(0)
-            self.net_g_ema.eval().requires_grad_(False)
+        self.setup_ema(train_opt.get('ema_decay', 0.999))
 
         self.net_d = None
         if self.opt.get('network_d') is not None:

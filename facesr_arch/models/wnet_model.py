@@ -1,9 +1,7 @@
 """W-Net training: pixel MSE, parsing-map MSE and the key-region loss from the face-parsing sidecars."""
 from collections import OrderedDict
 
-from basicsr.archs import build_network
 from basicsr.losses import build_loss
-from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..losses.key_region_loss import region_masks
@@ -43,16 +41,7 @@ class WNetModel(FaceBaseModel):
     def init_training_settings(self):
         train_opt = self.opt['train']
         self.net_g.train()
-        self.ema_decay = train_opt.get('ema_decay', 0)
-        if self.ema_decay > 0:
-            get_root_logger().info(f'Use Exponential Moving Average with decay: {self.ema_decay}')
-            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
-            load_path = self.opt['path'].get('pretrain_network_g')
-            if load_path is not None:
-                self.load_network(self.net_g_ema, load_path, self.opt['path'].get('strict_load_g', True), 'params_ema')
-            else:
-                self.model_ema(0)
-            self.net_g_ema.eval().requires_grad_(False)
+        self.setup_ema(train_opt.get('ema_decay', 0))
         if train_opt.get('pixel_opt') is None:
             raise ValueError('WNetModel needs train.pixel_opt (the pixel MSE of eq. 24)')
         self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device)
