@@ -60,3 +60,12 @@ def test_unsafe_yaml_tags_are_refused(workdir):
 def test_force_yml_is_refused(workdir):
     proc = run_module('facesr_arch.train', ['-opt', 'x.yml', '--force_yml', 'name=1'], cwd=str(workdir), check=False)
     assert proc.returncode != 0 and '--force_yml is not supported' in proc.stderr
+
+
+def test_missing_dataset_folder_fails_before_any_folder_is_made(workdir):
+    opt = deep_update(load_options(GCFSR_TRAIN), {'datasets': {'train': {'dataroot_gt': 'datasets/nowhere.lmdb'}}})
+    proc = run_module('facesr_arch.train', ['-opt', write_options(opt, str(workdir))], cwd=str(workdir), check=False)
+    assert proc.returncode != 0
+    assert 'datasets.train.dataroot_gt names a missing folder: datasets/nowhere.lmdb' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not os.path.exists(workdir / 'experiments') and not os.path.exists(workdir / 'tb_logger')

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from .options import OptionError, load_yaml, validate_options
+from .options import OptionError, check_data_paths, load_yaml, validate_options
 
 
 def normalise_argv(argv):
@@ -57,6 +57,7 @@ def prepare(is_train):
     try:
         opt = load_yaml(args.opt)
         validate_options(opt, is_train=is_train)
+        check_data_paths(opt)
     except OptionError as err:
         raise SystemExit(f'{args.opt}: {err}') from None
     backend = (opt.get('dist_params') or {}).get('backend')

@@ -145,6 +145,17 @@ def load_yaml(path):
     return opt
 
 
+def check_data_paths(opt):
+    """Raise :class:`OptionError` if a dataset's ``dataroot_*`` does not exist (checked at launch, before BasicSR
+    creates the experiment folders; kept out of :func:`validate_options` so option files validate anywhere)."""
+    for phase, block in (opt.get('datasets') or {}).items():
+        for key, path in block.items():
+            if key.startswith('dataroot_') and path is not None and not os.path.exists(os.path.expanduser(path)):
+                raise OptionError(f'datasets.{phase}.{key} names a missing folder: {path} (pack images with '
+                                  'scripts/create_lmdb.py, make test sets with scripts/make_testset.py; see '
+                                  'datasets/README.md)')
+
+
 def validate_options(opt, is_train=True):
     """Raise :class:`OptionError` for unknown types or keys; returns nothing.
 
