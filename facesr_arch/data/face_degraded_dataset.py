@@ -10,7 +10,7 @@ from ..utils.face_parsing import flip_parsing
 from .batched_degradations import record_to_tensors
 from .degradations import BLIND_SAMPLERS, DEGRADATIONS, apply_degradation, sample_blind_params
 from .image_io import SkipCorruptSamples
-from .image_source import ImageSource
+from .image_source import ImageSource, limit_keys, normalisation
 from .sidecars import ComponentBoxes, ParsingMaps, flip_boxes
 
 
@@ -81,12 +81,11 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
         super().__init__()
         self.opt = opt
         self.source = ImageSource(opt['dataroot_gt'], opt.get('io_backend', {'type': 'disk'}).get('type', 'disk'))
-        self.keys = self.source.keys[:opt['max_items']] if opt.get('max_items') else self.source.keys
+        self.keys = limit_keys(self.source.keys, opt)
         self.gt_size = opt.get('gt_size')
         self.degradation = dict(opt['degradation'])
         self.use_hflip = opt.get('use_hflip', False)
-        self.mean = opt.get('mean', [0.5, 0.5, 0.5])
-        self.std = opt.get('std', [0.5, 0.5, 0.5])
+        self.mean, self.std = normalisation(opt)
         self.factor_norm = float(opt.get('factor_norm', 64))
         self.deterministic = opt.get('deterministic', False)
         self.seed = opt.get('seed', 0)

@@ -8,7 +8,7 @@ from torch.utils import data
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from .face_degraded_dataset import to_tensor
-from .image_source import ImageSource
+from .image_source import ImageSource, limit_keys, normalisation
 
 
 @DATASET_REGISTRY.register()
@@ -34,11 +34,10 @@ class FaceHQImageDataset(data.Dataset):
         super().__init__()
         self.opt = opt
         self.source = ImageSource(opt['dataroot_gt'], opt.get('io_backend', {'type': 'disk'}).get('type', 'disk'))
-        self.keys = self.source.keys[:opt['max_items']] if opt.get('max_items') else self.source.keys
+        self.keys = limit_keys(self.source.keys, opt)
         self.gt_size = opt.get('gt_size')
         self.use_hflip = opt.get('use_hflip', False)
-        self.mean = opt.get('mean', [0.5, 0.5, 0.5])
-        self.std = opt.get('std', [0.5, 0.5, 0.5])
+        self.mean, self.std = normalisation(opt)
 
     def __len__(self):
         return len(self.keys)

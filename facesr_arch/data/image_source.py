@@ -48,3 +48,13 @@ class ImageSource:
             raise KeyError(f'No image with stem {key!r} in {self.root}')
         with open(self._paths[key], 'rb') as f:
             return decode_image(f.read(), self._paths[key])
+
+
+def limit_keys(keys, opt):
+    """The first ``opt['max_items']`` keys (all when unset): the small-subset option every dataset shares."""
+    return list(keys)[:opt['max_items']] if opt.get('max_items') else list(keys)
+
+
+def normalisation(opt):
+    """(mean, std) of a dataset block; the default 0.5 / 0.5 maps [0, 1] images to [-1, 1]."""
+    return opt.get('mean', [0.5, 0.5, 0.5]), opt.get('std', [0.5, 0.5, 0.5])

@@ -6,7 +6,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from .face_degraded_dataset import to_tensor
 from .image_io import SkipCorruptSamples
-from .image_source import ImageSource
+from .image_source import ImageSource, limit_keys, normalisation
 
 
 def _resize(img, size, interpolation):
@@ -50,10 +50,9 @@ class FacePairedDataset(SkipCorruptSamples, data.Dataset):
             raise KeyError(f"LQ and GT sets differ: {len(only_lq)} LQ stem(s) without GT in {opt['dataroot_gt']} "
                            f"(e.g. {only_lq[:5]}), {len(only_gt)} GT stem(s) without LQ in {opt['dataroot_lq']} "
                            f'(e.g. {only_gt[:5]})')
-        self.keys = sorted(lq_keys)[:opt['max_items']] if opt.get('max_items') else sorted(lq_keys)
+        self.keys = limit_keys(sorted(lq_keys), opt)
         self.lq_size, self.gt_size = opt.get('lq_size'), opt.get('gt_size')
-        self.mean = opt.get('mean', [0.5, 0.5, 0.5])
-        self.std = opt.get('std', [0.5, 0.5, 0.5])
+        self.mean, self.std = normalisation(opt)
 
     def __len__(self):
         return len(self.keys)
@@ -87,10 +86,9 @@ class FaceSingleImageDataset(SkipCorruptSamples, data.Dataset):
         super().__init__()
         self.opt = opt  # BasicSR's test and validation loops read dataset.opt['name']
         self.source = ImageSource(opt['dataroot_lq'], opt.get('io_backend', {}).get('type'))
-        self.keys = self.source.keys[:opt['max_items']] if opt.get('max_items') else self.source.keys
+        self.keys = limit_keys(self.source.keys, opt)
         self.lq_size = opt.get('lq_size')
-        self.mean = opt.get('mean', [0.5, 0.5, 0.5])
-        self.std = opt.get('std', [0.5, 0.5, 0.5])
+        self.mean, self.std = normalisation(opt)
 
     def __len__(self):
         return len(self.keys)
