@@ -141,6 +141,13 @@ class FaceBaseModel(SRModel):
         finally:
             restore_rng_state(rng)
 
+    def build_optimizer(self, optim_opt, params):
+        """An optimiser from an option block ({'type': 'Adam', 'lr': ..., ...}), appended to ``self.optimizers``."""
+        optim_opt = dict(optim_opt)
+        optimizer = self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
+        self.optimizers.append(optimizer)
+        return optimizer
+
     def setup_ema(self, decay):
         """Build ``net_g_ema`` (BasicSR's EMA copy of ``net_g``) when ``decay`` > 0, from the pretrained
         ``params_ema`` when ``path.pretrain_network_g`` is set, else from ``net_g``; sets ``self.ema_decay``."""

@@ -71,17 +71,11 @@ class FaceGANModel(FaceBaseModel):
 
     def setup_optimizers(self):
         train_opt = self.opt['train']
-        optim_g = dict(train_opt['optim_g'])
-        optim_type = optim_g.pop('type')
-        params_g = [p for p in self.net_g.parameters() if p.requires_grad]
-        self.optimizer_g = self.get_optimizer(optim_type, params_g, **optim_g)
-        self.optimizers.append(self.optimizer_g)
+        self.optimizer_g = self.build_optimizer(train_opt['optim_g'],
+                                                [p for p in self.net_g.parameters() if p.requires_grad])
         if self.net_d is not None:
-            optim_d = dict(train_opt['optim_d'])
-            optim_type = optim_d.pop('type')
-            params_d = [p for p in self.net_d.parameters() if p.requires_grad]
-            self.optimizer_d = self.get_optimizer(optim_type, params_d, **optim_d)
-            self.optimizers.append(self.optimizer_d)
+            self.optimizer_d = self.build_optimizer(train_opt['optim_d'],
+                                                    [p for p in self.net_d.parameters() if p.requires_grad])
 
     def generator_losses(self, output):
         """Weighted generator losses for ``output``; extend in subclasses for method-specific terms."""

@@ -68,11 +68,8 @@ class FaceParsingModel(FaceBaseModel):
             self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
             self.model_ema(0)
             self.net_g_ema.eval().requires_grad_(False)
-        optim_g = dict(self.opt['train']['optim_g'])
-        optim_type = optim_g.pop('type')
-        self.optimizer_g = self.get_optimizer(optim_type, [p for p in self.net_g.parameters() if p.requires_grad],
-                                              **optim_g)
-        self.optimizers.append(self.optimizer_g)
+        self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'],
+                                                [p for p in self.net_g.parameters() if p.requires_grad])
         self.setup_schedulers()
 
     def feed_data(self, data):

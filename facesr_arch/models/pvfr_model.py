@@ -86,17 +86,11 @@ class PVFRModel(FaceGANModel):
         self.optimizer_g = self.get_optimizer(optim_type, param_groups, param_groups[0]['lr'], **optim_g)
         self.optimizers.append(self.optimizer_g)
         if self.net_d is not None:
-            optim_d = dict(train_opt['optim_d'])
-            optim_type = optim_d.pop('type')
-            params_d = [p for p in self.net_d.parameters() if p.requires_grad]
-            self.optimizer_d = self.get_optimizer(optim_type, params_d, **optim_d)
-            self.optimizers.append(self.optimizer_d)
+            self.optimizer_d = self.build_optimizer(train_opt['optim_d'],
+                                                    [p for p in self.net_d.parameters() if p.requires_grad])
         if self.net_d_local is not None:
-            optim_d_local = dict(train_opt['optim_d_local'])
-            optim_type = optim_d_local.pop('type')
-            self.optimizer_d_local = self.get_optimizer(optim_type, list(self.net_d_local.parameters()),
-                                                        **optim_d_local)
-            self.optimizers.append(self.optimizer_d_local)
+            self.optimizer_d_local = self.build_optimizer(train_opt['optim_d_local'],
+                                                          list(self.net_d_local.parameters()))
 
     def feed_data(self, data):
         super().feed_data(data)

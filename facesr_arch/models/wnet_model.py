@@ -55,11 +55,8 @@ class WNetModel(FaceBaseModel):
         return None if loss_opt is None else build_loss(loss_opt).to(self.device)
 
     def setup_optimizers(self):
-        optim_g = dict(self.opt['train']['optim_g'])
-        optim_type = optim_g.pop('type')
-        params = [p for p in self.net_g.parameters() if p.requires_grad]
-        self.optimizer_g = self.get_optimizer(optim_type, params, **optim_g)
-        self.optimizers.append(self.optimizer_g)
+        self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'],
+                                                [p for p in self.net_g.parameters() if p.requires_grad])
 
     def feed_data(self, data):
         super().feed_data(data)
