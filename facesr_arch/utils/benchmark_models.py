@@ -4,25 +4,24 @@ method, at its paper configuration and at a tiny one. Used by ``scripts/benchmar
 Each method's network is the ``network_g`` block of its paper training option file (pretrained-file arguments
 cleared, as for inference), shrunk by :data:`TINY` for the tiny configuration. Input sizes and the call
 convention come from the inference specs (``facesr_arch/inference/specs.py``). Training iterations run the
-method's real model class (``optimize_parameters``) on batches from an in-memory dataset.
+method's real model class (``optimize_parameters``) on in-memory or real data (``benchmark_training.py``).
 """
 import contextlib
 import copy
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 
 import psutil
 import torch
-from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..inference.loading import network_config
 from ..inference.runner import to_channels_last
 from ..inference.specs import Controls, condition_tensor, get_spec
+from .benchmark_training import training_cost
 from .options import load_yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,11 +56,6 @@ TINY = {
     'WNet': {'network_g': {'num_feat': 8, 'num_res_blocks': 1, 'hourglass_depth': 2, 'upscale_stages': 1,
                            'num_levels': 2, 'num_heads': 2}},
 }
-
-# component boxes of the in-memory training faces, as fractions of the side: [x1, y1, x2, y2]
-_BOXES = {'left_eye': (0.25, 0.35, 0.45, 0.5), 'right_eye': (0.55, 0.35, 0.75, 0.5), 'mouth': (0.3, 0.65, 0.7, 0.85)}
-# label classes of the in-memory parsing maps (CelebAMask-HQ / BiSeNet)
-_PARSING_CLASSES = 19
 
 
 def method_options(method, config):
@@ -245,92 +239,6 @@ def method_forward_factory(method, net, device, channels_last=False):
     return factory
 
 
-class InMemoryFaces(Dataset):
-    """Random training items with every key a method's ``feed_data`` reads: 'gt', 'lq', 'factor', 'parsing'
-    and component boxes.
-
-    Args:
-        gt_size (int): HR side.
-        lq_size (int): Network input side.
-        components (Iterable[str]): Names of the 'box_<name>' entries.
-        length (int): Number of items. Default: 64.
-    """
-
-    def __init__(self, gt_size, lq_size, components=(), length=64):
-        self.gt_size, self.lq_size, self.length = gt_size, lq_size, length
-        self.components = list(components)
-
-    def __len__(self):
-        return self.length
-
-    def __getitem__(self, index):
-        generator = torch.Generator().manual_seed(index)
-        item = {'gt': torch.rand(3, self.gt_size, self.gt_size, generator=generator) * 2 - 1,
-                'lq': torch.rand(3, self.lq_size, self.lq_size, generator=generator) * 2 - 1,
-                'factor': torch.tensor([4 / 64]),
-                'parsing': torch.randint(0, _PARSING_CLASSES, (self.gt_size, self.gt_size), generator=generator),
-                'key': f'{index:05d}'}
-        for name in self.components:
-            item[f'box_{name}'] = torch.tensor(_BOXES[name], dtype=torch.float32) * self.gt_size
-        return item
-
-
-def build_model(opt, device, work_dir):
-    """The method's real model class (BasicSR registry) built for training on ``device``."""
-    from basicsr.models import build_model as basicsr_build_model
-    opt = copy.deepcopy(opt)
-    opt.update(name=f"benchmark_{opt['name']}", is_train=True, dist=False, rank=0, world_size=1,
-               num_gpu=1 if device.type == 'cuda' else 0)
-    opt['path'].update(experiments_root=work_dir, models=work_dir, training_states=work_dir, log=work_dir,
-                       visualization=work_dir)
-    return basicsr_build_model(opt)
-
-
-def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2):
-    """Time of ``optimize_parameters`` (median), the data-wait share, and EMA / R1 costs.
-
-    R1 (where the method uses it) is applied every ``r1_every`` iterations so that iterations with and
-    without it are both measured; the first iteration is a warm-up.
-
-    Returns:
-        dict: 'iter_ms' (median over all timed iterations), 'iter_ms_without_r1' / 'iter_ms_with_r1',
-        'data_wait_share' (loader + feed_data over the whole iteration), 'ema_ms' (one EMA update) or None.
-    """
-    opt = method_options(method, config)
-    if opt['train'].get('r1_reg_weight', 0) > 0:
-        opt['train']['net_d_reg_every'] = r1_every
-    with tempfile.TemporaryDirectory() as work_dir:
-        torch.manual_seed(0)
-        model = build_model(opt, device, work_dir)
-        net = model.get_bare_model(model.net_g)
-        _, lq_size, out_size = get_spec(method).sizes(net, Controls())
-        dataset = InMemoryFaces(out_size, lq_size, opt['train'].get('component_crop_sizes') or ())
-        loader = iter(DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, drop_last=True))
-        waits, steps, with_r1 = [], [], []
-        for current_iter in range(1, iterations + 2):
-            start = time.perf_counter()
-            model.feed_data(next(loader))
-            _sync(device)
-            loaded = time.perf_counter()
-            model.optimize_parameters(current_iter)
-            _sync(device)
-            if current_iter > 1:
-                waits.append(loaded - start)
-                steps.append(time.perf_counter() - loaded)
-                with_r1.append(current_iter % model.opt['train'].get('net_d_reg_every', 16) == 0
-                               and getattr(model, 'r1_reg_weight', 0) > 0)
-        result = {'batch_size': batch_size, 'iter_ms': round(statistics.median(steps) * 1e3, 2),
-                  'data_wait_share': round(sum(waits) / (sum(waits) + sum(steps)), 4), 'ema_ms': None}
-        if any(with_r1):
-            result['iter_ms_with_r1'] = round(statistics.median(s for s, r in zip(steps, with_r1) if r) * 1e3, 2)
-            result['iter_ms_without_r1'] = round(
-                statistics.median(s for s, r in zip(steps, with_r1) if not r) * 1e3, 2)
-        if hasattr(model, 'net_g_ema'):
-            result['ema_ms'] = round(statistics.median(
-                time_calls(lambda: model.model_ema(model.ema_decay), device, 1, 3)) * 1e3, 3)
-    return result
-
-
 def gfpgan_reference():
     """GFPGANv1Clean at 512 px (GFPGAN v1.3 / v1.4 configuration) from the ``gfpgan`` package.
 
@@ -349,7 +257,8 @@ def gfpgan_reference():
 
 def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch_sizes=(1, ), warmup=1, repeats=3,
                          channels_last=False, autocast=None, compile_net=False, train_step=False, train_batch=2,
-                         train_iterations=4, reference=None):
+                         train_iterations=4, reference=None, train_data=None, train_workers=None,
+                         degradation_on_device=False):
     """All model numbers as one JSON-serialisable dict.
 
     Args:
@@ -364,12 +273,18 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         train_step (bool): Also time training iterations through the model classes.
         train_batch, train_iterations (int): Batch size and timed iterations of the training measurement.
         reference (str | None): 'gfpgan': also time GFPGANv1Clean at 512 px and report latency ratios.
+        train_data (str | None): HQ folder or LMDB: training iterations on real data through each method's
+            training dataset (``benchmark_training.training_cost``); None: in-memory random batches.
+        train_workers (int | None): Loader workers of the real-data measurement (default: the option file's).
+        degradation_on_device (bool): Blind degradations on the training device in the real-data measurement.
     """
     device = torch.device(device)
     result = {'device': str(device), 'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
               'load_average': [round(v, 2) for v in os.getloadavg()], 'cpu_count': os.cpu_count(),
               'options': {'batch_sizes': list(batch_sizes), 'warmup': warmup, 'repeats': repeats,
-                          'channels_last': channels_last, 'autocast': autocast, 'compile': compile_net},
+                          'channels_last': channels_last, 'autocast': autocast, 'compile': compile_net,
+                          'train_data': train_data, 'train_workers': train_workers,
+                          'degradation_on_device': degradation_on_device},
               'results': []}
     if device.type == 'cuda':
         result['gpu'] = torch.cuda.get_device_name(device)
@@ -409,7 +324,9 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
                     entry['inference'][batch_sizes[0]]['latency_ms'] / reference_ms, 3)
             del net
             if train_step:
-                entry['train'] = training_cost(method, config, device, train_batch, train_iterations)
+                entry['train'] = training_cost(method, config, device, train_batch, train_iterations,
+                                               train_data=train_data, num_workers=train_workers,
+                                               degradation_on_device=degradation_on_device)
             result['results'].append(entry)
             print(f"{method} {config}: {entry['inference'][batch_sizes[0]]['latency_ms']} ms at b={batch_sizes[0]}",
                   file=sys.stderr, flush=True)
