@@ -4,14 +4,26 @@
 
     python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper]
         [--device cpu|cuda] [--batch-sizes 1 4 8] [--channels-last] [--autocast bf16|fp16] [--compile]
-        [--train-step] [--reference gfpgan] --output models.json [--markdown models.md]
+        [--train-step [--train-batch N] [--train-iterations N] [--train-data DIR|X.lmdb] [--train-workers N]
+         [--degradation-on-device]] [--reference gfpgan] --output models.json [--markdown models.md]
 
 ``data``: pairs/s per worker for each degradation model (CPU path), CPU vs batched torch path for the
 blind models at 512 px, and LMDB read throughput (facesr_arch/data/benchmark.py).
 
 ``models``: per method at its paper and a tiny configuration: parameters, FLOPs, forward latency (median),
-throughput and peak memory per batch size, optionally training iterations (time, data-wait share, EMA and
-R1 costs) and latency ratios to GFPGANv1Clean-512 (facesr_arch/utils/benchmark_models.py).
+throughput and peak memory per batch size, optionally training iterations and latency ratios to
+GFPGANv1Clean-512 (facesr_arch/utils/benchmark_models.py).
+
+``models --train-step``: training iterations through each method's real model class
+(facesr_arch/utils/benchmark_training.py): iteration time, the share of it spent waiting for data
+(``next(loader)`` + ``feed_data``, reported apart), EMA and R1 costs. With ``--train-data`` the batches come
+from the method's own training dataset (its option file's ``datasets.train``, at the model's output size)
+on those HQ faces, through BasicSR's dataloader with ``--train-workers`` processes (default: the option
+file's ``num_worker_per_gpu``, capped at the CPU count); parsing maps and component boxes the dataset needs
+are generated with random content. ``--degradation-on-device`` runs the blind degradations (MPCNet, PVFR)
+batched on ``--device`` in ``feed_data`` (recorded as not applicable for the other methods). Without
+``--train-data`` the batches are random in-memory tensors: no decoding or degradation, model cost only.
+``--train-batch`` can be set to the paper batch size (the option file's ``batch_size_per_gpu``).
 """
 import argparse
 import json
@@ -34,7 +46,9 @@ def models_command(args):
                                   warmup=args.warmup, repeats=args.repeats, channels_last=args.channels_last,
                                   autocast=args.autocast, compile_net=args.compile, train_step=args.train_step,
                                   train_batch=args.train_batch, train_iterations=args.train_iterations,
-                                  reference=args.reference)
+                                  reference=args.reference, train_data=args.train_data,
+                                  train_workers=args.train_workers,
+                                  degradation_on_device=args.degradation_on_device)
     if args.markdown:
         with open(args.markdown, 'w') as f:
             f.write(markdown_table(result))
@@ -65,13 +79,31 @@ def main(argv=None):
     models.add_argument('--autocast', choices=['bf16', 'fp16'], help='mixed precision (default fp32)')
     models.add_argument('--compile', action='store_true', help='torch.compile the networks')
     models.add_argument('--train-step', action='store_true', help='also time training iterations')
-    models.add_argument('--train-batch', type=int, default=2, help='batch of the training iterations (default 2)')
-    models.add_argument('--train-iterations', type=int, default=4, help='timed training iterations (default 4)')
+    models.add_argument('--train-batch', type=int, default=2,
+                        help="batch of the training iterations (default 2; set the paper's batch_size_per_gpu "
+                             'to measure at the paper batch size)')
+    models.add_argument('--train-iterations', type=int, default=4,
+                        help='timed training iterations, after one warm-up (default 4)')
+    models.add_argument('--train-data', metavar='DIR',
+                        help="HQ faces (image folder or LMDB) for the training iterations, through each method's "
+                             'own training dataset and BasicSR dataloader (default: in-memory random batches, '
+                             'model cost only)')
+    models.add_argument('--train-workers', type=int, metavar='N',
+                        help="loader workers with --train-data (default: the option file's num_worker_per_gpu, "
+                             'capped at the CPU count)')
+    models.add_argument('--degradation-on-device', action='store_true',
+                        help='with --train-data: blind degradations batched on --device in feed_data instead of '
+                             'in the loader workers (not applicable to non-blind methods, recorded as such)')
     models.add_argument('--reference', choices=['gfpgan'], help='latency ratios to GFPGANv1Clean-512')
     models.add_argument('--output', default=argparse.SUPPRESS, help='also write the JSON here')
     models.add_argument('--markdown', help='also write the markdown table here')
     models.set_defaults(run=models_command)
     args = parser.parse_args(argv)
+    if args.command == 'models':
+        if args.train_data is None and (args.degradation_on_device or args.train_workers is not None):
+            parser.error('--degradation-on-device and --train-workers need --train-data')
+        if args.train_data is not None and not os.path.isdir(args.train_data):
+            parser.error(f'--train-data: no such folder or LMDB: {args.train_data}')
     result = {'benchmark': args.command, **args.run(args)}
     text = json.dumps(result, indent=1)
     print(text)
