@@ -40,7 +40,7 @@ class FeatureModulatedStyleConv(nn.Module):
             scale_enc, scale_gen = scale_enc.abs(), scale_gen.abs()
         norm = torch.rsqrt(scale_enc**2 + scale_gen**2 + 1e-8)
         shape = (-1, out.shape[1], 1, 1)
-        out = out * (scale_gen * norm).view(shape) + encoder_feat * (scale_enc * norm).view(shape)
+        out = torch.addcmul(out * (scale_gen * norm).view(shape), encoder_feat, (scale_enc * norm).view(shape))
         return self.activate(out)
 
 

@@ -97,8 +97,10 @@ class FusedLeakyReLU(nn.Module):
 
 
 def fused_leaky_relu(x, bias, negative_slope=0.2, scale=math.sqrt(2)):
+    """``leaky_relu(x + bias) * scale`` in two passes over ``x`` instead of three: for ``scale`` > 0 it equals
+    ``leaky_relu(scale * x + scale * bias)``, one ``torch.add`` with ``alpha`` then an in-place activation."""
     shape = (1, -1) + (1, ) * (x.ndim - 2)
-    return F.leaky_relu(x + bias.view(shape), negative_slope) * scale
+    return F.leaky_relu_(torch.add((bias * scale).view(shape), x, alpha=scale), negative_slope)
 
 
 class ScaledLeakyReLU(nn.Module):
@@ -109,7 +111,7 @@ class ScaledLeakyReLU(nn.Module):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope) * math.sqrt(2)
+        return F.leaky_relu_(x * math.sqrt(2), self.negative_slope)  # == leaky_relu(x) * sqrt(2), one pass less
 
 
 class EqualLinear(nn.Module):
@@ -139,7 +141,7 @@ class EqualLinear(nn.Module):
         bias = None if self.bias is None else self.bias * self.lr_mul
         if self.activation == 'fused_lrelu':
             out = F.linear(x, self.weight * self.scale)
-            return fused_leaky_relu(out, bias) if bias is not None else F.leaky_relu(out, 0.2) * math.sqrt(2)
+            return fused_leaky_relu(out, bias) if bias is not None else F.leaky_relu_(out * math.sqrt(2), 0.2)
         return F.linear(x, self.weight * self.scale, bias=bias)
 
 
@@ -306,7 +308,7 @@ class NoiseInjection(nn.Module):
     def forward(self, x, noise=None):
         if noise is None:
             noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
-        return x + self.weight * noise
+        return torch.addcmul(x, noise, self.weight)  # x + weight * noise in one pass
 
 
 class FeatureConcatInjection(nn.Module):
