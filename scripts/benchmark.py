@@ -3,7 +3,7 @@
     python scripts/benchmark.py data --input ../shared/data/ffhq_hq [--devices cpu cuda] [--output data.json]
 
     python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper]
-        [--device cpu|cuda] [--batch-sizes 1 4 8] [--channels-last] [--autocast bf16|fp16] [--compile]
+        [--device cpu|cuda] [--batch-sizes 1 4 8] [--optimize] [--channels-last] [--autocast bf16|fp16] [--compile]
         [--train-step [--train-batch N] [--train-iterations N] [--train-data DIR|X.lmdb] [--train-workers N]
          [--degradation-on-device]] [--reference gfpgan] --output models.json [--markdown models.md]
 
@@ -43,8 +43,8 @@ def data_command(args):
 def models_command(args):
     from facesr_arch.utils.benchmark_models import markdown_table, run_models_benchmark
     result = run_models_benchmark(args.methods, configs=args.config, device=args.device, batch_sizes=args.batch_sizes,
-                                  warmup=args.warmup, repeats=args.repeats, channels_last=args.channels_last,
-                                  autocast=args.autocast, compile_net=args.compile, train_step=args.train_step,
+                                  warmup=args.warmup, repeats=args.repeats, fold=args.optimize,
+                                  channels_last=args.channels_last or args.optimize, autocast=args.autocast, compile_net=args.compile, train_step=args.train_step,
                                   train_batch=args.train_batch, train_iterations=args.train_iterations,
                                   reference=args.reference, train_data=args.train_data,
                                   train_workers=args.train_workers,
@@ -76,6 +76,8 @@ def main(argv=None):
     models.add_argument('--warmup', type=int, default=1, help='untimed forwards per batch size (default 1)')
     models.add_argument('--repeats', type=int, default=3, help='timed forwards per batch size (default 3)')
     models.add_argument('--channels-last', action='store_true', help='channels_last network and inputs')
+    models.add_argument('--optimize', action='store_true', help='the optimised inference path of the inference '
+                        'script: folded BatchNorm / weight scales and channels_last (default: networks as trained)')
     models.add_argument('--autocast', choices=['bf16', 'fp16'], help='mixed precision (default fp32)')
     models.add_argument('--compile', action='store_true', help='torch.compile the networks')
     models.add_argument('--train-step', action='store_true', help='also time training iterations')

@@ -252,11 +252,17 @@ def test_modulation_strip_and_compare_grid(checkpoints, shared_data, tmp_path):
     assert np.all(missing_tile == 128)
 
 
-def test_channels_last_and_autocast_run(checkpoints, shared_data, tmp_path):
+def test_optimised_reference_and_autocast_paths_agree(checkpoints, shared_data, tmp_path):
+    """The default optimised path (folded weight scales, channels_last) writes what ``--no-optimize`` writes,
+    within one grey level; ``--autocast`` (bf16 on CPU) stays within the README's tolerance of fp32."""
     options, _, side = TINY['GCFSR']  # StyleGAN2 parts hold 5-D modulated weights next to 4-D kernels
     opt = write_option_file(str(tmp_path), 'GCFSR', options, checkpoints['GCFSR'])
-    face = os.path.join(shared_data, 'real_lq_gray', sorted(os.listdir(os.path.join(shared_data, 'real_lq_gray')))[0])
-    out = str(tmp_path / 'out')
-    assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress', '--channels-last',
-                     '--autocast']) == 0
-    assert cv2.imread(os.path.join(out, outputs(out)[0])).shape == (side, side, 3)
+    face = os.path.join(shared_data, 'real_lq', sorted(os.listdir(os.path.join(shared_data, 'real_lq')))[0])
+    images = {}
+    for name, flags in (('optimised', []), ('reference', ['--no-optimize']), ('autocast', ['--autocast'])):
+        out = str(tmp_path / name)
+        assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress'] + flags) == 0
+        images[name] = cv2.imread(os.path.join(out, outputs(out)[0]))
+    assert images['reference'].shape == (side, side, 3)
+    assert np.abs(images['optimised'].astype(int) - images['reference']).max() <= 1
+    assert cv2.PSNR(images['autocast'], images['reference']) > 40

@@ -245,8 +245,9 @@ class CFGPFSSR(nn.Module):
                 cond.append(feats[self.num_stacks - k])  # f_{N-k} (eq. 4)
             if parsing is not None:
                 # p_k: P resized to the size of j_k by bicubic interpolation (3.3), antialiased when shrinking
-                cond.append(F.interpolate(parsing, size=(res, res), mode='bicubic', align_corners=False,
-                                          antialias=res < self.prior_size))
+                # (in fp32: the antialiased kernel has no bfloat16 CPU implementation, as under autocast)
+                cond.append(F.interpolate(parsing.float(), size=(res, res), mode='bicubic', align_corners=False,
+                                          antialias=res < self.prior_size).to(parsing.dtype))
             conditions[res] = self.sft_layers[str(res)].predict(torch.cat(cond, dim=1))
 
         # g_k = CS-SFT(j_k) on each block's output; g_k feeds S_{k+1} and the decoder (eq. 3-7)

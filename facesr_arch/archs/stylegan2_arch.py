@@ -103,6 +103,12 @@ def fused_leaky_relu(x, bias, negative_slope=0.2, scale=math.sqrt(2)):
     return F.leaky_relu_(torch.add((bias * scale).view(shape), x, alpha=scale), negative_slope)
 
 
+def scaled(weight, scale):
+    """``weight * scale``: the run-time scale of equalised learning rate (StyleGAN2), skipped once folded
+    into the weight (``scale`` 1, ``inference/optimize.py``)."""
+    return weight if scale == 1 else weight * scale
+
+
 class ScaledLeakyReLU(nn.Module):
     """Leaky ReLU(0.2) times sqrt(2), for layers without bias."""
 
@@ -138,11 +144,11 @@ class EqualLinear(nn.Module):
         self.bias = nn.Parameter(torch.full((out_channels, ), float(bias_init_val))) if bias else None
 
     def forward(self, x):
-        bias = None if self.bias is None else self.bias * self.lr_mul
+        bias = None if self.bias is None else scaled(self.bias, self.lr_mul)
         if self.activation == 'fused_lrelu':
-            out = F.linear(x, self.weight * self.scale)
+            out = F.linear(x, scaled(self.weight, self.scale))
             return fused_leaky_relu(out, bias) if bias is not None else F.leaky_relu_(out * math.sqrt(2), 0.2)
-        return F.linear(x, self.weight * self.scale, bias=bias)
+        return F.linear(x, scaled(self.weight, self.scale), bias=bias)
 
 
 class EqualConv2d(nn.Module):
@@ -156,7 +162,7 @@ class EqualConv2d(nn.Module):
         self.bias = nn.Parameter(torch.full((out_channels, ), float(bias_init_val))) if bias else None
 
     def forward(self, x):
-        return F.conv2d(x, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
+        return F.conv2d(x, scaled(self.weight, self.scale), bias=self.bias, stride=self.stride, padding=self.padding)
 
 
 class ConvLayer(nn.Sequential):
@@ -254,7 +260,7 @@ class ModulatedConv2d(nn.Module):
         """Per-sample modulated (and demodulated) weights, one grouped convolution; ``style`` is (b, c_in)."""
         x = self.interpolate(x)
         b, c, h, w = x.shape
-        weight = self.scale * self.weight * style.view(b, 1, c, 1, 1)  # (b, c_out, c_in, k, k)
+        weight = scaled(self.weight, self.scale) * style.view(b, 1, c, 1, 1)  # (b, c_out, c_in, k, k)
         if self.demodulate:
             demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.eps)
             weight = weight * demod.view(b, self.out_channels, 1, 1, 1)
@@ -278,7 +284,7 @@ class ModulatedConv2d(nn.Module):
         ``style`` is (b, c_in).
         """
         b, c = style.shape
-        weight = self.scale * self.weight[0]  # (c_out, c_in, k, k)
+        weight = scaled(self.weight[0], self.scale)  # (c_out, c_in, k, k)
         x = self.interpolate(x) * style.view(b, c, 1, 1)
         if self.fir_sample_mode == 'upsample':
             out = self.smooth(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))

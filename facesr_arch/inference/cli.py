@@ -30,7 +30,9 @@ def add_model_arguments(parser):
     group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                        help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
-    group.add_argument('--channels-last', action='store_true', help='channels_last memory format')
+    group.add_argument('--no-optimize', action='store_true', help='run the network as trained instead of the '
+                       'optimised inference path (folded BatchNorm / weight scales, channels_last; equal within 1e-4)')
+    group.add_argument('--compile', action='store_true', help='torch.compile the network (slow first batch)')
 
 
 def restorer_from_args(args):
@@ -39,7 +41,7 @@ def restorer_from_args(args):
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
     return FaceRestorer(net, get_spec(block['type']), args.device, Controls(args.upscale, args.strength, args.size),
-                        args.autocast, args.channels_last)
+                        args.autocast, optimize=not args.no_optimize, compile_net=args.compile)
 
 
 def build_parser():

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from ..data.image_io import ImageDecodeError, write_image_atomic
 from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image
+from .optimize import optimize_for_inference
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
 
@@ -21,17 +22,6 @@ class SkipImage(ValueError):
     """An input that cannot be restored (too small, not a square aligned face); reported and skipped."""
 
 
-def to_channels_last(net):
-    """Put the 4-D parameters and buffers of ``net`` in channels_last format, in place.
-
-    ``Module.to(memory_format=...)`` refuses modules with parameters of other ranks (StyleGAN2's 5-D
-    modulated-convolution weights), so only the 4-D tensors (convolution kernels) are converted.
-    """
-    for tensor in list(net.parameters()) + list(net.buffers()):
-        if tensor.dim() == 4:
-            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
-
-
 class FaceRestorer:
     """One method ready to restore batches of aligned faces.
 
@@ -40,19 +30,25 @@ class FaceRestorer:
         spec (MethodSpec): The method's inference spec.
         device (str | torch.device): Device the network is on. Default: 'cpu'.
         controls (Controls | None): Factor / strength / size controls. Default: None (none set).
-        autocast (bool): Mixed precision (bfloat16 on CPU, float16 on CUDA). Default: False.
-        channels_last (bool): channels_last memory format for the network and inputs. Default: False.
+        autocast (bool): Mixed precision (bfloat16 on CPU, float16 on CUDA); outputs differ from fp32 within
+            the tolerance the README documents. Default: False.
+        optimize (bool): Run the optimised inference path (``optimize.py``: folded BatchNorm and weight
+            scales, channels_last), equal to the plain network within 1e-4 in fp32; changes ``net`` in
+            place. False runs the network as trained (reference path). Default: True.
+        compile_net (bool): ``torch.compile`` the network (first batch slow: compilation). Default: False.
     """
 
-    def __init__(self, net, spec, device='cpu', controls=None, autocast=False, channels_last=False):
+    def __init__(self, net, spec, device='cpu', controls=None, autocast=False, optimize=True, compile_net=False):
         controls = controls or Controls()
         self.net, self.spec, self.controls = net, spec, controls
         self.device = torch.device(device)
         self.lr_size, self.in_size, self.out_size = spec.sizes(net, controls)
         self.autocast = autocast
-        self.channels_last = channels_last
-        if channels_last:
-            to_channels_last(net)
+        self.channels_last = optimize
+        self.forward_net = net.eval()
+        if optimize or compile_net:
+            self.forward_net = optimize_for_inference(net, channels_last=optimize, fold=optimize,
+                                                      compile_net=compile_net)
 
     def check(self, img, source):
         """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px."""
@@ -84,7 +80,7 @@ class FaceRestorer:
         precision = torch.autocast(self.device.type, dtype=torch.float16 if self.device.type == 'cuda' else
                                    torch.bfloat16) if self.autocast else contextlib.nullcontext()
         with torch.no_grad(), precision:
-            out = self.spec.run(self.net, x, condition)
+            out = self.spec.run(self.forward_net, x, condition)
         return [tensor_to_image(o, self.spec.mean, self.spec.std) for o in out]
 
 

@@ -14,6 +14,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
 from ..data.batched_degradations import degrade_batch
+from ..inference.optimize import optimize_for_inference
 from ..utils.resume import capture_rng_state, restore_rng_state
 
 _torch_save = torch.save  # the real one: _atomic_torch_save swaps torch.save for atomic_save
@@ -255,8 +256,22 @@ class FaceBaseModel(SRModel):
         """Run a generator on the current batch; subclasses pass their extra inputs."""
         return net(self.lq)
 
-    def test(self):
+    def inference_net(self):
+        """The network that restores validation / test batches: ``net_g_ema`` when present, else ``net_g``.
+
+        In the test pipeline (``is_train`` false) it is first turned into the optimised inference path once
+        (``inference/optimize.py``: folded BatchNorm and weight scales, channels_last; equal within 1e-4),
+        unless ``val.optimize_inference`` is false. Training validation runs the trained network untouched.
+        """
         net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.net_g
+        if (not self.is_train and (self.opt.get('val') or {}).get('optimize_inference', True)
+                and not getattr(self, '_inference_optimized', False)):
+            optimize_for_inference(self.get_bare_model(net))
+            self._inference_optimized = True
+        return net
+
+    def test(self):
+        net = self.inference_net()
         was_training = net.training
         net.eval()
         with torch.no_grad():

@@ -8,6 +8,7 @@ method's real model class (``optimize_parameters``) on in-memory or real data (`
 """
 import contextlib
 import copy
+import math
 import os
 import statistics
 import sys
@@ -19,7 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..inference.loading import network_config
-from ..inference.runner import to_channels_last
+from ..inference.optimize import optimize_for_inference
 from ..inference.specs import Controls, condition_tensor, get_spec
 from .benchmark_training import training_cost
 from .options import load_yaml
@@ -218,12 +219,33 @@ def inference_cost(call, batch_sizes, device, warmup, repeats, channels_last=Fal
     return result
 
 
-def prepare_network(net, device, channels_last=False, compile_net=False):
-    """``net`` in eval mode on ``device``, optionally channels_last (4-D tensors) and ``torch.compile``-d."""
-    net = net.eval().requires_grad_(False).to(device)
-    if channels_last:
-        to_channels_last(net)
-    return torch.compile(net) if compile_net else net
+def output_deviation(method, reference_net, net, device, channels_last=False, autocast=None):
+    """How far the measured configuration's output is from the plain fp32 network's, with the same weights,
+    input (batch 1) and noise draws.
+
+    Returns:
+        dict: 'max_abs' (largest absolute difference, outputs in [-1, 1]) and 'psnr_db' (PSNR of the
+        measured output against the fp32 one, both clamped to [-1, 1] and mapped to [0, 1]; None when equal).
+    """
+    spec = get_spec(method)
+    torch.manual_seed(0)
+    x, condition, _, _ = method_inputs(reference_net, spec, 1, device)
+    outputs = []
+    for candidate, layout, precision in ((reference_net, False, None), (net, channels_last, autocast)):
+        torch.manual_seed(1)
+        with torch.no_grad(), precision_context(device, precision):
+            inputs = x.contiguous(memory_format=torch.channels_last) if layout else x
+            outputs.append(spec.run(candidate, inputs, condition).float().clamp(-1, 1))
+    difference = outputs[1] - outputs[0]
+    mse = (difference / 2).square().mean().item()
+    return {'max_abs': round(difference.abs().max().item(), 6),
+            'psnr_db': round(10 * math.log10(1 / mse), 2) if mse > 0 else None}
+
+
+def prepare_network(net, device, channels_last=False, compile_net=False, fold=False):
+    """``net`` on ``device`` prepared as the inference path does (``inference/optimize.py``): eval mode,
+    optionally BatchNorm / weight scales folded, channels_last and ``torch.compile``-d."""
+    return optimize_for_inference(net.to(device), channels_last=channels_last, fold=fold, compile_net=compile_net)
 
 
 def method_forward_factory(method, net, device, channels_last=False):
@@ -256,7 +278,7 @@ def gfpgan_reference():
 
 
 def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch_sizes=(1, ), warmup=1, repeats=3,
-                         channels_last=False, autocast=None, compile_net=False, train_step=False, train_batch=2,
+                         channels_last=False, fold=False, autocast=None, compile_net=False, train_step=False, train_batch=2,
                          train_iterations=4, reference=None, train_data=None, train_workers=None,
                          degradation_on_device=False):
     """All model numbers as one JSON-serialisable dict.
@@ -268,6 +290,8 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         batch_sizes (Sequence[int]): Batch sizes of the latency / throughput / memory measurements.
         warmup, repeats (int): Untimed and timed forwards per batch size (latency: median).
         channels_last (bool): channels_last network and inputs.
+        fold (bool): Fold BatchNorm and weight scales into the weights (with ``channels_last``: the
+            optimised inference path of ``scripts/inference.py``).
         autocast (str | None): 'bf16', 'fp16' or None (fp32).
         compile_net (bool): ``torch.compile`` the networks.
         train_step (bool): Also time training iterations through the model classes.
@@ -282,7 +306,7 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
     result = {'device': str(device), 'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
               'load_average': [round(v, 2) for v in os.getloadavg()], 'cpu_count': os.cpu_count(),
               'options': {'batch_sizes': list(batch_sizes), 'warmup': warmup, 'repeats': repeats,
-                          'channels_last': channels_last, 'autocast': autocast, 'compile': compile_net,
+                          'channels_last': channels_last, 'fold': fold, 'autocast': autocast, 'compile': compile_net,
                           'train_data': train_data, 'train_workers': train_workers,
                           'degradation_on_device': degradation_on_device},
               'results': []}
@@ -294,7 +318,7 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         if net is None:
             result['reference'] = {'name': 'GFPGANv1Clean-512', 'skipped': reason}
         else:
-            net = prepare_network(net, device, channels_last, compile_net)
+            net = prepare_network(net, device, channels_last, compile_net, fold)
             total, trainable = count_parameters(net)
 
             def factory(batch):
@@ -316,9 +340,15 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
             _, in_size, out_size = spec.sizes(meta, Controls())
             entry.update(in_size=in_size, out_size=out_size, gflops=round(count_flops(method, block) / 1e9, 3))
             torch.manual_seed(0)
-            net = prepare_network(build_generator(block), device, channels_last, compile_net)
+            net = prepare_network(build_generator(block), device, channels_last, compile_net, fold)
             entry['inference'] = inference_cost(method_forward_factory(method, net, device, channels_last),
                                                 batch_sizes, device, warmup, repeats, channels_last, autocast)
+            if channels_last or fold or autocast or compile_net:
+                torch.manual_seed(0)
+                reference_net = prepare_network(build_generator(block), device)
+                entry['deviation_from_fp32'] = output_deviation(method, reference_net, net, device, channels_last,
+                                                                autocast)
+                del reference_net
             if reference_ms:
                 entry['latency_ratio_to_reference'] = round(
                     entry['inference'][batch_sizes[0]]['latency_ms'] / reference_ms, 3)
@@ -344,6 +374,9 @@ def markdown_table(result):
     reference = result.get('reference', {})
     if 'inference' in reference:
         head.append('Latency / GFPGAN')
+    deviation = any('deviation_from_fp32' in entry for entry in result['results'])
+    if deviation:
+        head.append('Max abs diff / PSNR vs fp32')
     rows = []
     for entry in result['results']:
         inference, train = entry['inference'], entry.get('train') or {}
@@ -355,6 +388,10 @@ def markdown_table(result):
                f"{train['ema_ms']:.2f}" if train.get('ema_ms') is not None else '-']
         if 'inference' in reference:
             row.append(f"{entry['latency_ratio_to_reference']:.2f}")
+        if deviation:
+            d = entry.get('deviation_from_fp32')
+            row.append('-' if d is None else f"{d['max_abs']:.2g} / " + ('equal' if d['psnr_db'] is None
+                                                                         else f"{d['psnr_db']:.1f} dB"))
         rows.append(row)
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(r) + ' |' for r in rows]
     notes = [f"Device: {result['device']}{' (' + result['gpu'] + ')' if 'gpu' in result else ''}, torch "
