@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from facesr_arch.archs.stylegan2_arch import NoiseInjection
-from facesr_arch.inference.optimize import fold_batch_norms, fold_weight_scales, optimize_for_inference
+from facesr_arch.inference.optimize import (bake_parametrizations, fold_batch_norms, fold_weight_scales,
+                                           optimize_for_inference)
 from facesr_arch.utils import benchmark_models
 
 TOLERANCE = 1e-4
@@ -48,10 +49,12 @@ def test_optimised_network_matches_trained_one(method):
     expected = outputs(method, net)
     optimised = copy.deepcopy(net)
     bn_before = sum(isinstance(m, nn.BatchNorm2d) for m in optimised.modules())
+    baked = bake_parametrizations(optimised)
     folded_bn = fold_batch_norms(optimised)
     folded_scales = fold_weight_scales(optimised)
     optimize_for_inference(optimised)  # channels_last; nothing left to fold
     assert fold_batch_norms(optimised) == 0 and fold_weight_scales(optimised) == 0
+    assert bake_parametrizations(optimised) == 0 and (baked > 0) == (method == 'MPCNet')  # spectral norm (3.4)
     # W-Net has up-sampling BatchNorm (eq. 14), CFGPFSSR / MPCNet parsers are facexlib-style conv + BN
     assert (folded_bn > 0) == (method in ('WNet', 'CFGPFSSR', 'MPCNet'))
     assert (folded_scales > 0) == (method != 'WNet')  # the four StyleGAN2-based methods

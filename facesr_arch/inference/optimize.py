@@ -6,6 +6,8 @@ Exact rewrites (fp32 outputs equal within 1e-4, ``tests/test_inference_optimize.
     - BatchNorm in eval mode is an affine map per channel, folded into the convolution before it: a conv
       directly followed by BatchNorm in an ``nn.Sequential``, conv -> PixelShuffle -> BatchNorm (W-Net's
       up-sampling, eq. 14) and facexlib's ``ConvLayer`` (conv2d -> norm, the parsing networks).
+    - Parametrized weights (MPCNet's spectral normalisation) are replaced by their eval-mode value, which
+      every forward would otherwise recompute.
     - The equalised-learning-rate scales of StyleGAN2 layers (weights multiplied by 1/sqrt(fan_in) and
       ``lr_mul`` at every forward so that Adam sees unit-variance parameters) are multiplied into the
       stored weights once.
@@ -16,6 +18,7 @@ An optimised network is for inference only: its state dict no longer matches the
 """
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ..archs.stylegan2_arch import EqualConv2d, EqualLinear, ModulatedConv2d
 
@@ -87,6 +90,24 @@ def fold_batch_norms(net):
     return folded
 
 
+def bake_parametrizations(net):
+    """Replace parametrized weights (MPCNet's spectral normalisation, ``torch.nn.utils.parametrizations``) by
+    their current value: in eval mode spectral norm divides the weight by the same sigma (from the stored
+    power-iteration vectors) at every forward, so the quotient is computed once here.
+
+    Returns:
+        int: Number of parametrized tensors baked.
+    """
+    baked = 0
+    with torch.no_grad():
+        for module in list(net.modules()):
+            if parametrize.is_parametrized(module):
+                for name in list(module.parametrizations):
+                    parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+                    baked += 1
+    return baked
+
+
 def fold_weight_scales(net):
     """Multiply the run-time weight scales of equalised-learning-rate layers into their weights, once.
 
@@ -113,16 +134,19 @@ def optimize_for_inference(net, channels_last=True, fold=True, compile_net=False
     Args:
         net (nn.Module): The network, weights loaded.
         channels_last (bool): channels_last convolution weights; feed channels_last inputs too. Default: True.
-        fold (bool): Fold BatchNorm and equalised-learning-rate scales into the weights. Default: True.
+        fold (bool): Bake parametrizations, fold BatchNorm and equalised-learning-rate scales into the weights.
+            Default: True.
         compile_net (bool): Return ``torch.compile(net)``. Default: False.
 
     Returns:
         nn.Module: The prepared network (the compiled wrapper when ``compile_net``).
     """
-    net.eval().requires_grad_(False)
+    net.eval()
     if fold:
+        bake_parametrizations(net)
         fold_batch_norms(net)
         fold_weight_scales(net)
+    net.requires_grad_(False)
     if channels_last:
         to_channels_last(net)
     return torch.compile(net) if compile_net else net
