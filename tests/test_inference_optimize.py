@@ -62,6 +62,7 @@ def test_optimised_network_matches_trained_one(method):
     got = outputs(method, optimised)
     assert got.shape == expected.shape
     assert torch.allclose(got, expected, atol=TOLERANCE), (got - expected).abs().max()
+    assert torch.equal(outputs(method, net), expected)  # the original (sharing parametrized classes) unchanged
 
 
 def test_pixel_shuffle_batch_norm_fold_maps_channels():

@@ -95,16 +95,26 @@ def bake_parametrizations(net):
     their current value: in eval mode spectral norm divides the weight by the same sigma (from the stored
     power-iteration vectors) at every forward, so the quotient is computed once here.
 
+    The value becomes the parametrization's stored tensor and its parametrizations identities. The module
+    keeps its (parametrized) class: ``parametrize.remove_parametrizations`` would delete the property from
+    a class that deep copies of the network share.
+
     Returns:
         int: Number of parametrized tensors baked.
     """
     baked = 0
     with torch.no_grad():
-        for module in list(net.modules()):
-            if parametrize.is_parametrized(module):
-                for name in list(module.parametrizations):
-                    parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-                    baked += 1
+        for module in net.modules():
+            if not parametrize.is_parametrized(module):
+                continue
+            for name, parametrizations in module.parametrizations.items():
+                if all(isinstance(p, nn.Identity) for p in parametrizations):
+                    continue
+                value = getattr(module, name).detach().clone()
+                for i in range(len(parametrizations)):
+                    parametrizations[i] = nn.Identity()
+                parametrizations.original.data = value
+                baked += 1
     return baked
 
 
