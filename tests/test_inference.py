@@ -266,3 +266,16 @@ def test_optimised_reference_and_autocast_paths_agree(checkpoints, shared_data, 
     assert images['reference'].shape == (side, side, 3)
     assert np.abs(images['optimised'].astype(int) - images['reference']).max() <= 1
     assert cv2.PSNR(images['autocast'], images['reference']) > 40
+
+
+def test_compiled_path_matches_eager(checkpoints, shared_data, tmp_path):
+    """``--compile`` (torch.compile of the optimised network) writes what the eager path writes."""
+    options, _, _ = TINY['GCFSR']
+    opt = write_option_file(str(tmp_path), 'GCFSR', options, checkpoints['GCFSR'])
+    face = os.path.join(shared_data, 'real_lq', sorted(os.listdir(os.path.join(shared_data, 'real_lq')))[1])
+    images = {}
+    for name, flags in (('eager', []), ('compiled', ['--compile'])):
+        out = str(tmp_path / name)
+        assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress'] + flags) == 0
+        images[name] = cv2.imread(os.path.join(out, outputs(out)[0])).astype(int)
+    assert np.abs(images['compiled'] - images['eager']).max() <= 1

@@ -296,7 +296,8 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         compile_net (bool): ``torch.compile`` the networks.
         train_step (bool): Also time training iterations through the model classes.
         train_batch, train_iterations (int): Batch size and timed iterations of the training measurement.
-        reference (str | None): 'gfpgan': also time GFPGANv1Clean at 512 px and report latency ratios.
+        reference (str | None): 'gfpgan': also time GFPGANv1Clean at 512 px (as its package runs it: eval, fp32 or
+            ``autocast``, optionally compiled; never folded or channels_last) and report latency ratios.
         train_data (str | None): HQ folder or LMDB: training iterations on real data through each method's
             training dataset (``benchmark_training.training_cost``); None: in-memory random batches.
         train_workers (int | None): Loader workers of the real-data measurement (default: the option file's).
@@ -318,16 +319,15 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         if net is None:
             result['reference'] = {'name': 'GFPGANv1Clean-512', 'skipped': reason}
         else:
-            net = prepare_network(net, device, channels_last, compile_net, fold)
+            # as the gfpgan package runs it: no folding, no channels_last (its .view calls need contiguous maps)
+            net = prepare_network(net, device, compile_net=compile_net)
             total, trainable = count_parameters(net)
 
             def factory(batch):
                 x = torch.rand(batch, 3, 512, 512, device=device) * 2 - 1
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
                 return lambda: net(x, return_rgb=False)
 
-            cost = inference_cost(factory, batch_sizes, device, warmup, repeats, channels_last, autocast)
+            cost = inference_cost(factory, batch_sizes, device, warmup, repeats, autocast=autocast)
             reference_ms = cost[batch_sizes[0]]['latency_ms']
             result['reference'] = {'name': 'GFPGANv1Clean-512', 'params_total': total, 'inference': cost}
     for method in methods:
