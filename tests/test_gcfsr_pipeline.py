@@ -1,6 +1,7 @@
 """GCFSR end to end through BasicSR's real pipelines: every train option file (shrunk), resume, test, torchrun."""
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,15 @@ def test_test_pipeline_writes_images_and_psnr(ffhq_small_lmdb, workdir):
         assert len(os.listdir(results / name)) == 2
         assert f'Validation {name}' in out
     assert out.count('# psnr:') == 3 and out.count('# ssim:') == 3
+    assert 'optimised inference path' in out
+    # the network as trained (val.optimize_inference: false) scores the same
+    opt = deep_update(opt, {'name': opt['name'] + '_as_trained', 'val': {'optimize_inference': False}})
+    reference = run_module('facesr_arch.test', ['-opt', write_options(opt, str(workdir))], cwd=str(workdir))
+    reference = reference.stdout + reference.stderr
+    assert 'optimised inference path' not in reference
+    scores = [re.findall(r'# (psnr|ssim): ([\d.]+)', text) for text in (out, reference)]
+    assert len(scores[0]) == 6 and [k for k, _ in scores[0]] == [k for k, _ in scores[1]]
+    assert all(abs(float(a) - float(b)) < 1e-3 for (_, a), (_, b) in zip(*scores))
 
 
 def test_torchrun_two_cpu_processes(ffhq_small_lmdb, workdir):

@@ -268,6 +268,8 @@ class FaceBaseModel(SRModel):
                 and not getattr(self, '_inference_optimized', False)):
             optimize_for_inference(self.get_bare_model(net))
             self._inference_optimized = True
+            get_root_logger().info('Testing with the optimised inference path (folded weights, channels_last); '
+                                   'val.optimize_inference: false runs the network as trained.')
         return net
 
     def test(self):
