@@ -154,13 +154,15 @@ def test_generator_with_noise_unchanged(reference_stylegan2):
 
 
 class _Model:
-    """The two logging methods of FaceBaseModel on a bare object (no networks needed)."""
+    """The logging methods of FaceBaseModel on a bare object (no networks needed)."""
 
     reduce_loss_dict = FaceBaseModel.reduce_loss_dict
     get_current_log = FaceBaseModel.get_current_log
+    check_nonfinite = FaceBaseModel.check_nonfinite
 
     def __init__(self):
         self.opt, self.device = {'dist': False}, torch.device('cpu')
+        self._pending_finite = []
 
 
 def test_lazy_loss_log_matches_item_logging(monkeypatch):
@@ -201,3 +203,40 @@ def test_paper_configurations_counted_on_meta_device():
     total, _ = benchmark_models.count_parameters(benchmark_models.build_generator(block, 'meta'))
     assert abs(total / 1e6 - 66.67) < 0.05  # Table 1 (see the option file)
     assert benchmark_models.count_flops('GCFSR', block) > 1e11
+
+
+HOST_READS = ('item', 'tolist', 'numpy', '__bool__', '__float__', '__int__', '__index__')
+
+
+@pytest.mark.parametrize('method', sorted(benchmark_models.PAPER_OPTIONS))
+def test_training_iteration_never_reads_the_device(method, tmp_path, monkeypatch):
+    """No host-device synchronisation in a training iteration: ``optimize_parameters`` of every method's real
+    model class (tiny configuration, lazy R1 due, in-memory batch) never reads a tensor's value on the host;
+    the skip-on-non-finite decision and EMA stay on the device, and losses are read only when logged."""
+    from torch.utils.data import DataLoader
+
+    from facesr_arch.utils import benchmark_training
+    from facesr_arch.inference.specs import Controls, get_spec
+    opt = benchmark_models.method_options(method, 'tiny')
+    if opt['train'].get('r1_reg_weight', 0) > 0:
+        opt['train']['net_d_reg_every'] = 2
+    torch.manual_seed(0)
+    model = benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))
+    _, lq_size, out_size = get_spec(method).sizes(model.get_bare_model(model.net_g), Controls())
+    dataset = benchmark_training.InMemoryFaces(out_size, lq_size, opt['train'].get('component_crop_sizes') or ())
+    batches = iter(DataLoader(dataset, batch_size=2))
+    model.feed_data(next(batches))
+    model.optimize_parameters(1)  # warm-up: optimiser states created
+    reads = []
+    for name in HOST_READS:
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name,
+                            lambda self, *a, _name=name, _original=original, **k: reads.append(_name) or
+                            _original(self, *a, **k))
+    model.feed_data(next(batches))
+    model.optimize_parameters(2)
+    monkeypatch.undo()
+    assert reads == []
+    assert all(group['fused'] for optimizer in model.optimizers for group in optimizer.param_groups)
+    log = model.get_current_log()  # losses read here, with the finiteness flags
+    assert log and all(isinstance(v, float) for v in log.values())

@@ -82,9 +82,12 @@ class FaceBaseModel(SRModel):
         - Training states also hold every rank's torch / numpy / python random states (key ``rng``, one
           entry per rank), restored by :meth:`resume_training`; validation leaves them untouched. With the
           data order restored by ``utils/resume.py``, a resumed run repeats the uninterrupted one.
-        - :meth:`losses_finite` and :meth:`count_nonfinite` let ``optimize_parameters`` skip steps with
-          non-finite losses and stop after ``train.max_nonfinite_steps`` in a row (default 20); with a
-          :meth:`snapshot_buffers` taken first, a skipped step also leaves the networks' buffers unchanged.
+        - :meth:`finish_step` (or its parts :meth:`all_finite`, :meth:`step_if_finite`, :meth:`update_ema`)
+          lets ``optimize_parameters`` skip optimiser and EMA updates when a loss is non-finite, decided on
+          the device (fused Adam's ``found_inf``): no host sync per iteration. With a :meth:`snapshot_buffers`
+          taken first, a skipped step also leaves the networks' buffers unchanged. Skipped steps are counted
+          when the losses are logged, and training stops after ``train.max_nonfinite_steps`` in a row
+          (default 20).
         - Top-level option ``sync_bn`` (default true): in distributed GPU training, networks holding
           BatchNorm layers are converted to ``SyncBatchNorm``. PyTorch's SyncBatchNorm has no CPU
           implementation, so CPU (gloo) runs keep per-process BatchNorm statistics, with a warning.
@@ -92,6 +95,7 @@ class FaceBaseModel(SRModel):
 
     def __init__(self, opt):
         self.nonfinite_streak = 0
+        self._pending_finite = []
         super().__init__(opt)
 
     def save_network(self, net, net_label, current_iter, param_key='params'):
@@ -188,50 +192,109 @@ class FaceBaseModel(SRModel):
         get_root_logger().info(f'{net.__class__.__name__}: BatchNorm converted to SyncBatchNorm.')
         return torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
 
-    def losses_finite(self, losses):
-        """True when every loss is finite on every rank.
+    def all_finite(self, losses):
+        """Device-side flag (0-dim bool tensor): every loss is finite, on every rank.
 
-        One device-side reduction and one host sync per call (BasicSR's logging syncs each iteration
-        anyway); under DDP the verdict is all-reduced so that every rank skips the same steps.
+        No host sync: under DDP the flag is all-reduced (MIN) so that every rank skips the same steps.
 
         Args:
             losses (Iterable[Tensor]): Loss tensors of the step.
         """
         flags = [torch.isfinite(loss.detach()).all() for loss in losses]
-        if not flags:
-            return True
-        flags = torch.stack(flags).all().float()
+        finite = torch.stack(flags).all() if flags else torch.ones((), dtype=torch.bool, device=self.device)
         if self.opt['dist']:
-            dist.all_reduce(flags, op=dist.ReduceOp.MIN)
-        return bool(flags.item())
+            finite = finite.float()
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+            finite = finite.bool()
+        return finite
+
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        """BasicSR's optimiser factory, with Adam / AdamW fused by default (option ``fused: false`` to opt out):
+        a fused Adam skips a step on the device when told its losses were not finite (``found_inf``, as
+        ``torch.amp.GradScaler`` uses it), so :meth:`step_if_finite` needs no host sync."""
+        if optim_type in ('Adam', 'AdamW'):
+            kwargs.setdefault('fused', True)
+        return super().get_optimizer(optim_type, params, lr, **kwargs)
+
+    @staticmethod
+    def step_if_finite(optimizer, finite):
+        """``optimizer.step()`` when ``finite`` (the :meth:`all_finite` flag) is true, else nothing changes (weights,
+        moments, step counts). Fused Adam decides on the device; other optimisers (and states resumed from
+        unfused runs) read the flag on the host."""
+        if all(group.get('fused') for group in optimizer.param_groups):
+            optimizer.grad_scale = None
+            optimizer.found_inf = (~finite).float()
+            optimizer.step()
+        elif finite:
+            optimizer.step()
+
+    def update_ema(self, finite):
+        """EMA of ``net_g`` (``train.ema_decay``) when ``finite``; a skipped step leaves ``net_g_ema`` as it was.
+        The decay is chosen on the device (1 when not finite), so there is no host sync."""
+        if self.ema_decay <= 0:
+            return
+        weight = torch.where(finite, 1 - self.ema_decay, 0.0)
+        params = dict(self.get_bare_model(self.net_g).named_parameters())
+        with torch.no_grad():
+            for name, ema in self.net_g_ema.named_parameters():
+                ema.lerp_(params[name], weight)
+
+    def finish_step(self, current_iter, loss_dict, optimizers, buffers=None):
+        """End an iteration whose backward passes are done: step ``optimizers`` and update EMA only if every loss
+        in ``loss_dict`` is finite on every rank, else restore ``buffers`` (:meth:`snapshot_buffers`); the
+        skip is decided on the device. Skipped steps are counted when the losses are next logged
+        (:meth:`check_nonfinite`)."""
+        finite = self.all_finite(loss_dict.values())
+        for optimizer in optimizers:
+            self.step_if_finite(optimizer, finite)
+        self.update_ema(finite)
+        if buffers is not None:
+            self.restore_buffers_unless(finite, buffers)
+        self.record_finite(current_iter, finite, loss_dict)
+
+    def record_finite(self, current_iter, finite, loss_dict):
+        """Keep an iteration's finiteness flag and losses (device tensors) for :meth:`check_nonfinite`."""
+        self._pending_finite.append((current_iter, finite, {k: v.detach() for k, v in loss_dict.items()}))
+
+    def check_nonfinite(self):
+        """Read the flags recorded since the last check (one host sync for all), warn about every skipped
+        iteration and raise :class:`NonFiniteLossError` past ``train.max_nonfinite_steps`` in a row. Called
+        when the losses are logged (every ``logger.print_freq`` iterations); the skipped steps changed nothing,
+        so checkpoints saved meanwhile hold good weights."""
+        pending, self._pending_finite = self._pending_finite, []
+        if not pending:
+            return
+        flags = torch.stack([finite for _, finite, _ in pending]).tolist()
+        for (current_iter, _, loss_dict), finite in zip(pending, flags):
+            self.count_nonfinite(finite, current_iter, loss_dict)
 
     def snapshot_buffers(self):
         """Copies of the buffers of the trained networks (every ``net_*`` but ``net_g_ema``), taken before an
         iteration's forward passes, which update some of them in place (BatchNorm running statistics,
-        spectral-norm vectors): :meth:`count_nonfinite` puts them back when the iteration is skipped.
+        spectral-norm vectors): :meth:`restore_buffers_unless` puts them back when the iteration is skipped.
         Device-side copies only (no host sync)."""
         nets = [net for name, net in vars(self).items()
                 if name.startswith('net_') and name != 'net_g_ema' and isinstance(net, torch.nn.Module)]
         buffers = list({id(b): b for net in nets for b in net.buffers()}.values())
         return buffers, [b.detach().clone() for b in buffers]
 
-    def count_nonfinite(self, finite, current_iter, loss_dict, buffers=None):
+    def restore_buffers_unless(self, finite, buffers):
+        """Put back the :meth:`snapshot_buffers` copies when ``finite`` is false (on the device, no host sync)."""
+        with torch.no_grad():
+            for buffer, saved in zip(*buffers):
+                buffer.copy_(torch.where(finite, buffer, saved))
+
+    def count_nonfinite(self, finite, current_iter, loss_dict):
         """Count consecutive skipped steps; raise :class:`NonFiniteLossError` past ``train.max_nonfinite_steps``.
 
         Args:
             finite (bool): Whether this iteration's losses were finite (the step was taken).
             current_iter (int): The iteration, for messages.
             loss_dict (dict[str, Tensor]): The iteration's losses, named in the messages.
-            buffers: :meth:`snapshot_buffers` taken at the start of the iteration, restored when it is skipped
-                (so that a skipped iteration changes nothing a checkpoint holds).
         """
         if finite:
             self.nonfinite_streak = 0
             return
-        if buffers is not None:
-            with torch.no_grad():
-                for buffer, saved in zip(*buffers):
-                    buffer.copy_(saved)
         self.nonfinite_streak += 1
         limit = self.opt['train'].get('max_nonfinite_steps', 20)
         values = ', '.join(f'{k}={v.detach().float().mean().item():.4g}' for k, v in loss_dict.items())
@@ -300,7 +363,9 @@ class FaceBaseModel(SRModel):
             return LazyLossLog(zip(names, losses.unbind()))
 
     def get_current_log(self):
-        """The logged losses as floats (the one host sync of the logging)."""
+        """The logged losses as floats, after counting the skipped steps since the last log (the host syncs
+        of the logging; BasicSR calls this every ``logger.print_freq`` iterations)."""
+        self.check_nonfinite()
         return dict(self.log_dict.items())
 
     def get_current_visuals(self):

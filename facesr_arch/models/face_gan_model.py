@@ -96,9 +96,9 @@ class FaceGANModel(FaceBaseModel):
         """One G step and one D step; both are skipped when any of their losses is non-finite.
 
         Both backward passes run first (D sees the detached output, so the order of the steps does not
-        matter), then those of :meth:`backward_extra_networks`, then a single finiteness check decides whether
-        the optimisers step (see ``FaceBaseModel.losses_finite`` / ``count_nonfinite``; on a skipped step EMA
-        is not updated and the networks' buffers updated by the forward passes are restored).
+        matter), then those of :meth:`backward_extra_networks`, then a single finiteness check, on the device,
+        decides whether the optimisers step (``FaceBaseModel.finish_step``; on a skipped step EMA is not
+        updated and the networks' buffers updated by the forward passes are restored).
         """
         buffers = self.snapshot_buffers()
         loss_dict = OrderedDict()
@@ -134,17 +134,8 @@ class FaceGANModel(FaceBaseModel):
 
         extra_optimizers = self.backward_extra_networks(loss_dict)
 
-        finite = self.losses_finite(loss_dict.values())
-        self.count_nonfinite(finite, current_iter, loss_dict, buffers)
-        if finite:
-            if step_g:
-                self.optimizer_g.step()
-            if use_gan:
-                self.optimizer_d.step()
-            for optimizer in extra_optimizers:
-                optimizer.step()
-            if self.ema_decay > 0:
-                self.model_ema(decay=self.ema_decay)
+        optimizers = ([self.optimizer_g] if step_g else []) + ([self.optimizer_d] if use_gan else []) + extra_optimizers
+        self.finish_step(current_iter, loss_dict, optimizers, buffers)
         if use_gan:
             loss_dict['out_d_real'] = real_pred.detach().mean()
             loss_dict['out_d_fake'] = fake_pred.detach().mean()

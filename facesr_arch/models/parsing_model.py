@@ -85,12 +85,7 @@ class FaceParsingModel(FaceBaseModel):
         logits = self.net_g(self.lq)
         loss = F.cross_entropy(logits, self.labels)
         loss.backward()
-        finite = self.losses_finite([loss])
-        self.count_nonfinite(finite, current_iter, {'l_ce': loss}, buffers)
-        if finite:
-            self.optimizer_g.step()
-            if self.ema_decay > 0:
-                self.model_ema(decay=self.ema_decay)
+        self.finish_step(current_iter, {'l_ce': loss}, [self.optimizer_g], buffers)
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_ce=loss.detach()))
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):

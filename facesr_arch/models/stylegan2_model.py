@@ -118,9 +118,9 @@ class FaceStyleGAN2Model(FaceGANModel):
     def optimize_parameters(self, current_iter):
         """A D step (with lazy R1), then a G step (with the lazy path-length penalty), as in StyleGAN2.
 
-        Each phase's optimiser steps only when its losses are finite on every rank (``losses_finite``); the
-        iteration counts as non-finite (``count_nonfinite``) when either phase was skipped, and EMA is then
-        not updated.
+        Each phase's optimiser steps only when its losses are finite on every rank (``all_finite`` /
+        ``step_if_finite``, decided on the device); the iteration counts as non-finite when either phase was
+        skipped, and EMA is then not updated.
         """
         batch = self.gt.shape[0]
 
@@ -139,9 +139,8 @@ class FaceStyleGAN2Model(FaceGANModel):
             real_pred_reg = self.net_d(gt)
             losses_d['l_d_r1'] = self.r1_reg_weight / 2 * r1_penalty(real_pred_reg, gt) * self.net_d_reg_every
             (losses_d['l_d_r1'] + 0 * real_pred_reg[0].sum()).backward()  # every D parameter in the graph (DDP)
-        finite_d = self.losses_finite(losses_d.values())
-        if finite_d:
-            self.optimizer_d.step()
+        finite_d = self.all_finite(losses_d.values())
+        self.step_if_finite(self.optimizer_d, finite_d)
 
         # generator: softplus(-D(G(z))), lazy path-length penalty
         losses_g = OrderedDict()
@@ -157,14 +156,12 @@ class FaceStyleGAN2Model(FaceGANModel):
             penalty, path_lengths = self.path_length_penalty(fake, latents)
             losses_g['l_g_path'] = self.path_length_weight * self.path_length_every * penalty
             (losses_g['l_g_path'] + 0 * fake[0, 0, 0, 0]).backward()  # every G parameter in the graph (DDP)
-        finite_g = self.losses_finite(losses_g.values())
-        if finite_g:
-            self.optimizer_g.step()
+        finite_g = self.all_finite(losses_g.values())
+        self.step_if_finite(self.optimizer_g, finite_g)
 
         loss_dict = OrderedDict((k, v.detach()) for k, v in (*losses_d.items(), *losses_g.items()))
-        self.count_nonfinite(finite_d and finite_g, current_iter, loss_dict)
-        if finite_d and finite_g and self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
+        self.update_ema(finite_d & finite_g)
+        self.record_finite(current_iter, finite_d & finite_g, loss_dict)
         loss_dict['out_d_real'] = real_pred.detach().mean()
         loss_dict['out_d_fake'] = fake_pred.detach().mean()
         if path_lengths is not None:

@@ -70,7 +70,7 @@ class WNetModel(FaceBaseModel):
 
     def optimize_parameters(self, current_iter):
         """One step on L_fine, skipped (no optimiser or EMA update, BatchNorm statistics restored) when a loss
-        is non-finite (``FaceBaseModel.losses_finite`` / ``count_nonfinite``)."""
+        is non-finite (``FaceBaseModel.finish_step``, decided on the device)."""
         buffers = self.snapshot_buffers()
         self.optimizer_g.zero_grad(set_to_none=True)
         self.output, parsing = self.net_g(self.lq, return_parsing=True)
@@ -81,13 +81,8 @@ class WNetModel(FaceBaseModel):
         if self.cri_key_region is not None:
             masks = region_masks(self._labels(), self.cri_key_region.regions)
             losses['l_key_region'] = self.cri_key_region(self.output, self.gt, masks)
-        finite = self.losses_finite(losses.values())
-        if finite:
-            sum(losses.values()).backward()
-            self.optimizer_g.step()
-            if self.ema_decay > 0:
-                self.model_ema(decay=self.ema_decay)
-        self.count_nonfinite(finite, current_iter, losses, buffers)
+        sum(losses.values()).backward()
+        self.finish_step(current_iter, losses, [self.optimizer_g], buffers)
         self.log_dict = self.reduce_loss_dict(losses)
 
     def get_current_visuals(self):
