@@ -246,13 +246,15 @@ class ModulatedConv2d(nn.Module):
 
         Two formulations, equal up to float rounding, chosen per call by measured cost: modulating the
         activations (``x * s`` -> one convolution with the shared weight -> ``* demod``) when the batch is
-        above one (grouped convolutions over the batch are slow) or the feature map is small (per-sample
-        weights would cost more than scaling the activations); else, one sample at high resolution, the
-        convolution with the modulated weight.
+        above one (grouped convolutions over the batch are slow), the feature map is small (per-sample
+        weights would cost more than scaling the activations) or in channels_last format (the optimised
+        inference path: GCFSR 1024, batch 1, 2689 -> 2142 ms); else, one contiguous sample at high
+        resolution, the convolution with the modulated weight (GCFSR 1024: 2951 vs 3713 ms).
         """
         b, _, h, w = x.shape
         style = self.modulation(style)
-        if b > 1 or h * w <= self.out_channels * self.kernel_size**2:
+        if (b > 1 or h * w <= self.out_channels * self.kernel_size**2
+                or x.is_contiguous(memory_format=torch.channels_last)):
             return self.forward_modulated_activations(x, style)
         return self.forward_grouped(x, style)
 
