@@ -67,3 +67,18 @@ def run_script(script, args, cwd, timeout=600, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f'{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc
+
+
+HOST_READS = ('item', 'tolist', 'numpy', '__bool__', '__float__', '__int__', '__index__')
+
+
+def record_host_reads(monkeypatch):
+    """From now until ``monkeypatch.undo()``, every read of a tensor's value on the host (a host-device sync on
+    GPUs: ``.item()``, ``bool(t)``, ``float(t)``, ...) appends the method's name to the returned list."""
+    import torch
+    reads = []
+    for name in HOST_READS:
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *args, _name=name, _original=original, **kwargs:
+                            reads.append(_name) or _original(self, *args, **kwargs))
+    return reads

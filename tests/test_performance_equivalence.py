@@ -13,6 +13,7 @@ from facesr_arch.archs import stylegan2_arch
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator, ModulatedConv2d, make_resample_kernel
 from facesr_arch.models.base import FaceBaseModel, LazyLossLog
 from facesr_arch.utils import benchmark_models
+from helpers import record_host_reads
 
 TOLERANCE = 1e-4
 
@@ -205,9 +206,6 @@ def test_paper_configurations_counted_on_meta_device():
     assert benchmark_models.count_flops('GCFSR', block) > 1e11
 
 
-HOST_READS = ('item', 'tolist', 'numpy', '__bool__', '__float__', '__int__', '__index__')
-
-
 @pytest.mark.parametrize('method', sorted(benchmark_models.PAPER_OPTIONS))
 def test_training_iteration_never_reads_the_device(method, tmp_path, monkeypatch):
     """No host-device synchronisation in a training iteration: ``optimize_parameters`` of every method's real
@@ -227,12 +225,7 @@ def test_training_iteration_never_reads_the_device(method, tmp_path, monkeypatch
     batches = iter(DataLoader(dataset, batch_size=2))
     model.feed_data(next(batches))
     model.optimize_parameters(1)  # warm-up: optimiser states created
-    reads = []
-    for name in HOST_READS:
-        original = getattr(torch.Tensor, name)
-        monkeypatch.setattr(torch.Tensor, name,
-                            lambda self, *a, _name=name, _original=original, **k: reads.append(_name) or
-                            _original(self, *a, **k))
+    reads = record_host_reads(monkeypatch)
     model.feed_data(next(batches))
     model.optimize_parameters(2)
     monkeypatch.undo()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import REPO, deep_update, load_options, run_module, tiny_training, write_options
+from helpers import REPO, deep_update, load_options, record_host_reads, run_module, tiny_training, write_options
 
 def option_files(folder):
     return sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, 'options/train', folder, '*.yml')))
@@ -53,7 +53,7 @@ def test_stylegan2_option_trains(option_file, ffhq_small_lmdb, workdir):
     log = proc.stdout + proc.stderr
     assert 'l_d_r1' in log and 'l_g_path' in log
     state = torch.load(exp / 'training_states' / '4.state', map_location='cpu', weights_only=True)
-    assert state['optimizers'][0]['param_groups'][0]['mean_path_length'] > 0
+    assert float(state['optimizers'][0]['param_groups'][0]['mean_path_length']) > 0
 
     if option_file.endswith('_FFHQ512.yml') and 'concat' not in option_file and 'noise-free' not in option_file:
         path = write_options(tiny_training(opt, total_iter=6, checkpoint_freq=2, val_freq=2), str(workdir))
@@ -74,6 +74,22 @@ def test_fixed_latents_and_hq_dataset(ffhq_small_dir):
     item = faces[0]
     assert set(item) == {'gt', 'key', 'gt_path'} and item['gt'].shape == (3, 32, 32)
     assert -1 <= item['gt'].min() and item['gt'].max() <= 1
+
+
+def test_stylegan2_iteration_never_reads_the_device(ffhq_small_lmdb, tmp_path, monkeypatch):
+    """An iteration with lazy R1 and the lazy path-length penalty both due reads no tensor on the host."""
+    from facesr_arch.utils.benchmark_training import build_model
+    opt = shrink_stylegan2(load_options(STYLEGAN2_OPTIONS[0]), ffhq_small_lmdb, 'sync')
+    torch.manual_seed(0)
+    model = build_model(opt, torch.device('cpu'), str(tmp_path))
+    model.feed_data({'gt': torch.rand(2, 3, 32, 32) * 2 - 1})
+    model.optimize_parameters(1)
+    reads = record_host_reads(monkeypatch)
+    model.optimize_parameters(2)
+    monkeypatch.undo()
+    assert reads == []
+    log = model.get_current_log()
+    assert {'l_d_r1', 'l_g_path', 'mean_path_length'} <= set(log) and log['mean_path_length'] > 0
 
 
 def test_style_mixing_and_path_length_by_hand():
@@ -107,7 +123,7 @@ def test_style_mixing_and_path_length_by_hand():
     expected_lengths = torch.stack(expected_lengths)
     assert torch.allclose(lengths, expected_lengths, atol=1e-6)
     mean = 0.5 + 0.01 * (expected_lengths.mean().item() - 0.5)
-    assert optimizer.param_groups[0]['mean_path_length'] == pytest.approx(mean)
+    assert float(optimizer.param_groups[0]['mean_path_length']) == pytest.approx(mean)
     assert penalty.item() == pytest.approx(((expected_lengths - mean)**2).mean().item(), rel=1e-5)
 
 

@@ -1,5 +1,6 @@
 """Unconditional StyleGAN2 training of the face prior (FFHQ), for users without a public checkpoint."""
 import math
+import random
 from collections import OrderedDict
 
 import torch
@@ -75,8 +76,8 @@ class FaceStyleGAN2Model(FaceGANModel):
         """
         net = self.get_bare_model(self.net_g)
         z = torch.randn(2, batch, net.num_style_feat, device=self.device)
-        if torch.rand(()) < self.mixing_prob:
-            crossover = int(torch.randint(1, net.num_latent, ()))
+        if random.random() < self.mixing_prob:  # host-side draws (Python's generator, saved on resume): no sync
+            crossover = random.randrange(1, net.num_latent)
         else:
             crossover = net.num_latent
         layer = torch.arange(net.num_latent, device=self.device)
@@ -107,12 +108,14 @@ class FaceStyleGAN2Model(FaceGANModel):
         noise = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
         grad, = autograd.grad((images * noise).sum(), latents, create_graph=True)
         path_lengths = grad.pow(2).sum(2).mean(1).sqrt()
+        # the running mean lives in the optimiser's param group (saved with the training state), as a device
+        # tensor so that updating it needs no host sync
         group = self.optimizer_g.param_groups[0]
-        mean = group['mean_path_length']
-        batch_mean = path_lengths.detach().mean().item()
-        if math.isfinite(batch_mean):  # a non-finite step is skipped; it must not poison the running mean
-            mean = mean + self.path_length_decay * (batch_mean - mean)
-            group['mean_path_length'] = mean
+        mean = torch.as_tensor(group['mean_path_length'], dtype=path_lengths.dtype, device=path_lengths.device)
+        batch_mean = path_lengths.detach().mean()
+        # a non-finite step is skipped; it must not poison the running mean
+        mean = torch.where(torch.isfinite(batch_mean), mean + self.path_length_decay * (batch_mean - mean), mean)
+        group['mean_path_length'] = mean
         return (path_lengths - mean).pow(2).mean(), path_lengths.detach()
 
     def optimize_parameters(self, current_iter):
@@ -166,8 +169,8 @@ class FaceStyleGAN2Model(FaceGANModel):
         loss_dict['out_d_fake'] = fake_pred.detach().mean()
         if path_lengths is not None:
             loss_dict['path_length'] = path_lengths.mean()
-            loss_dict['mean_path_length'] = torch.tensor(
-                self.optimizer_g.param_groups[0]['mean_path_length'], device=self.device)
+            loss_dict['mean_path_length'] = torch.as_tensor(self.optimizer_g.param_groups[0]['mean_path_length'],
+                                                            device=self.device)
         self.log_dict = self.reduce_loss_dict(loss_dict)
 
     def get_current_visuals(self):
