@@ -26,7 +26,8 @@ torchvision_vgg           torchvision vgg16/vgg19 ImageNet files -> FaceVGGFeatu
 vggface                   VGGFace ``vgg_face_dag.pth`` (conv1_1 ... conv5_3, RGB input) -> vgg_type='vggface'
 ========================  ====================================================================================
 
-The output file holds ``{'params': state_dict}`` and is loaded with ``weights_only=True``.
+The output file holds ``{'params': state_dict}`` (plus ``'network'``, the network block, for sources that
+name one) and is loaded with ``weights_only=True``.
 """
 import argparse
 import math
@@ -39,6 +40,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from facesr_arch.archs.vgg_arch import vgg_layer_names  # noqa: E402
+from facesr_arch.utils.weights import NETWORK_KEY  # noqa: E402
 
 # persistent FIR-kernel buffers of the reference implementations; ours are rebuilt from the constructor
 _KERNEL_BUFFER = re.compile(r'(^|\.)kernel$')
@@ -191,10 +193,16 @@ CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinal
                                           arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
+# source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
+# the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
+NETWORKS = {}
 
 
 def convert_file(source, src, dst, key=None):
-    """Read ``src`` (weights_only), convert with ``CONVERTERS[source]``, write ``{'params': state}`` to ``dst``."""
+    """Read ``src`` (weights_only), convert with ``CONVERTERS[source]``, write ``{'params': state}`` to ``dst``.
+
+    Sources with an entry in ``NETWORKS`` also store the network block they load into under ``NETWORK_KEY``.
+    """
     if source not in CONVERTERS:
         raise ValueError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
     if os.path.abspath(src) == os.path.abspath(dst):
@@ -212,8 +220,11 @@ def convert_file(source, src, dst, key=None):
                 break
     state = CONVERTERS[source](ckpt)
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    ckpt = {'params': state}
+    if source in NETWORKS:
+        ckpt[NETWORK_KEY] = NETWORKS[source](state)
     tmp = f'{dst}.tmp'
-    torch.save({'params': state}, tmp)
+    torch.save(ckpt, tmp)
     os.replace(tmp, dst)
     return state
 

@@ -4,6 +4,12 @@ import os
 import torch
 
 
+# Checkpoint entry describing the network its weights belong to: {'type': registry name, **constructor options},
+# plain Python values only (loads with weights_only=True); pretrained-file options are None (the weights are in
+# the checkpoint). Written by training saves and scripts/convert_weights.py, read by inference.
+NETWORK_KEY = 'network'
+
+
 class MissingWeightsError(FileNotFoundError):
     """A pretrained weight file the configuration names does not exist."""
 
