@@ -16,23 +16,17 @@ import os
 import shutil
 import sys
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import facesr_arch  # noqa: E402,F401
-from facesr_arch.data.degradations import apply_degradation  # noqa: E402
 from facesr_arch.data.image_io import write_atomic, write_image_atomic  # noqa: E402
 from facesr_arch.data.image_source import ImageSource  # noqa: E402
-from facesr_arch.data.testset_protocols import PROTOCOLS  # noqa: E402
+from facesr_arch.data.testset_protocols import PROTOCOLS, get_protocol, make_pair  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from create_lmdb import create_lmdb  # noqa: E402
-
-
-def to_uint8(img):
-    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
 
 
 def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=False, overwrite=False):
@@ -42,8 +36,7 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
         KeyError: Unknown protocol.
         FileExistsError: OUTPUT/PROTOCOL exists and ``overwrite`` is False.
     """
-    if protocol not in PROTOCOLS:
-        raise KeyError(f'Unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)}')
+    recipe = get_protocol(protocol)
     root = os.path.join(output, protocol)
     if os.path.exists(root):
         if not overwrite:
@@ -52,20 +45,18 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
     source = ImageSource(input_root)
     keys = source.keys[:max_images] if max_images else source.keys
     manifest = {'protocol': protocol, 'seed': seed, 'num_images': len(keys), 'subsets': {}}
-    for subset, (gt_size, degradation) in PROTOCOLS[protocol].items():
+    for subset, spec in recipe['subsets'].items():
+        gt_size, degradation = spec['gt_size'], spec['degradation']
         records = {}
         for index, key in enumerate(tqdm(keys, desc=f'{protocol}/{subset}', unit='img')):
-            hq = source.read(key)
-            if hq.shape[:2] != (gt_size, gt_size):
-                hq = cv2.resize(hq, (gt_size, gt_size), interpolation=cv2.INTER_AREA)
-            gt = to_uint8(hq)
-            lq, record = apply_degradation(gt.astype(np.float32) / 255.0, np.random.default_rng([seed, index]),
-                                           degradation)
-            write_image_atomic(os.path.join(root, subset, 'gt', f'{key}.png'), gt)
-            write_image_atomic(os.path.join(root, subset, 'lq', f'{key}.png'), to_uint8(lq))
+            gt, lq, record = make_pair(source.read(key), spec, np.random.default_rng([seed, index]),
+                                       recipe['reference'])
+            if gt is not None:
+                write_image_atomic(os.path.join(root, subset, 'gt', f'{key}.png'), gt)
+            write_image_atomic(os.path.join(root, subset, 'lq', f'{key}.png'), lq)
             records[key] = record
         if lmdb:
-            for part in ('gt', 'lq'):
+            for part in ('gt', 'lq') if recipe['reference'] else ('lq', ):
                 create_lmdb(os.path.join(root, subset, part), os.path.join(root, subset, f'{part}.lmdb'))
         manifest['subsets'][subset] = {'gt_size': gt_size, 'degradation': degradation, 'images': records}
     path = os.path.join(root, 'manifest.json')
@@ -85,8 +76,10 @@ def main(argv=None):
     parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
     args = parser.parse_args(argv)
     if args.list:
-        for name, subsets in PROTOCOLS.items():
-            print(f"{name}: {', '.join(f'{s} ({size} px)' for s, (size, _) in subsets.items())}")
+        for name, recipe in PROTOCOLS.items():
+            subsets = ', '.join(f"{s} ({spec['gt_size']} px)" for s, spec in recipe['subsets'].items())
+            tables = '/'.join(map(str, recipe['tables']))
+            print(f"{name}: {recipe['paper'].split(':')[0]} Table {tables}, {recipe['num_images']} images; {subsets}")
         return 0
     if not (args.input and args.output and args.protocol):
         parser.error('--input, --output and --protocol are required (or --list)')

@@ -37,10 +37,10 @@ def lmdb_items(path):
 def testsets(ffhq_small_dir, tmp_path_factory, make_testset):
     """The same protocol written twice: by the command line, and by the function it runs."""
     root = tmp_path_factory.mktemp('testsets')
-    args = ['--input', ffhq_small_dir, '--protocol', 'wnet_x4_x8', '--max-images', '3', '--lmdb']
+    args = ['--input', ffhq_small_dir, '--protocol', 'wnet_celeba_mode1', '--max-images', '3', '--lmdb']
     run_script('make_testset.py', args + ['--output', str(root / 'a')], cwd=str(root))
-    make_testset(ffhq_small_dir, str(root / 'b'), 'wnet_x4_x8', max_images=3, lmdb=True)
-    return root / 'a' / 'wnet_x4_x8', root / 'b' / 'wnet_x4_x8'
+    make_testset(ffhq_small_dir, str(root / 'b'), 'wnet_celeba_mode1', max_images=3, lmdb=True)
+    return root / 'a' / 'wnet_celeba_mode1', root / 'b' / 'wnet_celeba_mode1'
 
 
 def test_same_seed_same_bytes(testsets):

@@ -361,6 +361,40 @@ def pvfr_blind(img, rng, kernel_size=41, blur_types=('gaussian', 'motion'), blur
     return apply_blind(img, rng, record), record
 
 
+def pvfr_fsr(img, rng, scale=4, blind=None):
+    """PVFR's face super-resolution input (section 4.3, Table 2): "4x down-sampling of the input data", the
+    eq. (17) LQ of the blind CelebA set bicubic-downsampled by ``scale`` (MATLAB bicubic, 8-bit).
+
+    Args:
+        img (ndarray): HQ face (h, w, 3) in [0, 1].
+        rng (numpy.random.Generator): Source of randomness.
+        scale (int): Downsampling factor of the blind LQ. Default: 4.
+        blind (dict | None): Options of the blind degradation; None: PVFR's eq. (17) at the HQ size.
+
+    Returns:
+        tuple[ndarray, dict]: LR (h / scale) and the blind record with 'fsr_scale' and 'lr_size' added.
+    """
+    blind = dict(blind or {'type': 'pvfr_blind', 'out_size': img.shape[0]})
+    lq, record = apply_degradation(img, rng, blind)
+    lr, down = bicubic_downsample(quantize_uint8(lq), rng, scales=(scale, ))
+    return lr, dict(record, fsr_scale=down['scale'], lr_size=down['lr_size'])
+
+
+def resize(img, rng, size, matlab=False):
+    """Real-image test sets: the input face is the LQ, only resized to ``size`` x ``size`` (bicubic; MATLAB
+    bicubic with ``matlab``: CFGPFSSR's 64 px LR of its old photos, paper 4.1). ``rng`` is unused."""
+    h, w = img.shape[:2]
+    if (h, w) == (size, size):
+        out = img
+    elif matlab:
+        if h != w:
+            raise ValueError(f'MATLAB-bicubic resizing needs a square face crop; got {w}x{h}')
+        out = imresize(img, size / h)[:size, :size]
+    else:
+        out = cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC)
+    return np.clip(out, 0, 1).astype(np.float32), {'input_size': [h, w], 'size': size}
+
+
 DEGRADATIONS = {
     'multiscale_bicubic': multiscale_bicubic,
     'bicubic_downsample': bicubic_downsample,
@@ -369,6 +403,8 @@ DEGRADATIONS = {
     'gfpgan_blind': gfpgan_blind,
     'mpcnet_blind': mpcnet_blind,
     'pvfr_blind': pvfr_blind,
+    'pvfr_fsr': pvfr_fsr,
+    'resize': resize,
 }
 
 # blind degradations whose parameters can be drawn on the CPU and applied on the training device
