@@ -74,12 +74,22 @@ def main(argv=None):
     parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
     parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
+    parser.add_argument('--calibrate', action='store_true',
+                        help="print each protocol's measured Input PSNR beside the paper's Input row (writes "
+                        'nothing; --protocol limits it, --max-images and --seeds size it)')
+    parser.add_argument('--seeds', type=int, default=3, help='degradation seeds per face for --calibrate')
     args = parser.parse_args(argv)
     if args.list:
         for name, recipe in PROTOCOLS.items():
             subsets = ', '.join(f"{s} ({spec['gt_size']} px)" for s, spec in recipe['subsets'].items())
             tables = '/'.join(map(str, recipe['tables']))
             print(f"{name}: {recipe['paper'].split(':')[0]} Table {tables}, {recipe['num_images']} images; {subsets}")
+        return 0
+    if args.calibrate:
+        if not args.input:
+            parser.error('--calibrate needs --input (HQ faces)')
+        from facesr_arch.data.testset_calibration import calibrate, format_rows
+        print(format_rows(calibrate(args.input, args.protocol, args.seeds, args.max_images)))
         return 0
     if not (args.input and args.output and args.protocol):
         parser.error('--input, --output and --protocol are required (or --list)')

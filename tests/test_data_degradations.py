@@ -44,9 +44,21 @@ def test_mpcnet_parameters_in_paper_ranges(face):
         else:
             assert 3 <= r['kernel_size'] <= 15 and r['kernel_size'] % 2 == 1
         assert 4 <= r['scale'] <= 16 and 0 <= r['noise_sigma'] <= 25.5
-        assert 35 <= r['jpeg_quality'] <= 90  # compression level q in [10, 65] -> quality 100 - q
-        assert r['interpolation'] == 'cubic'
+        assert 10 <= r['jpeg_quality'] <= 65  # eq. (1): JPEG quality factor q in [10, 65]
+        assert r['interpolation'] == 'cubic' and r['downsampler'] == 'upper_left'
     assert blurs == {'gaussian', 'average', 'median', 'motion'}
+    _, r = run(face[128], {'type': 'mpcnet_blind', 'out_size': 128, 'jpeg_q': 'level', 'downsampler': 'cubic'}, 0)
+    assert 35 <= r['jpeg_quality'] <= 90 and 'downsampler' not in r  # the other readings stay available
+
+
+def test_standard_downsampler_keeps_the_upper_left_pixel_of_each_cell(face):
+    opt = {'type': 'mpcnet_blind', 'out_size': 32, 'blur_types': [], 'scale_range': [4, 4], 'noise_range': [0, 0],
+           'compression_range': None}
+    lq, _ = run(face[128], opt, 0)
+    assert np.array_equal(lq, face[128][::4, ::4])
+    rows = np.floor(np.arange(23) * 128 / 23).astype(int)
+    lq, _ = run(face[128], dict(opt, scale_range=[5.5, 5.5], out_size=23), 0)  # 23 LR pixels spanning all 128
+    assert np.array_equal(lq, face[128][rows][:, rows])
 
 
 def test_pvfr_parameters_in_paper_ranges(face):
@@ -57,12 +69,13 @@ def test_pvfr_parameters_in_paper_ranges(face):
         blurs.add('motion' if r['blur'] == 'motion' else 'gaussian')
         assert r['kernel_size'] == 41 and 0.4 <= r['scale'] <= 8
         assert 0 <= r['noise_sigma'] <= 25 and 5 <= r['jpeg_quality'] <= 50
+        assert r['blur'] != 'motion' or 5 <= r['motion_length'] <= 41  # a line within the 41 px kernel
     assert blurs == {'gaussian', 'motion'}
 
 
 def test_gfpgan_blind_follows_gfpgan_training_configuration(face):
-    kinds, jittered = set(), 0
-    for seed in range(40):
+    kinds, jittered, jittered_pt, grays = set(), 0, 0, 0
+    for seed in range(300):
         lq, r = run(face[128], {'type': 'gfpgan_blind'}, seed)
         assert lq.shape == (128, 128, 3)
         kinds.add(r['blur'])
@@ -71,7 +84,19 @@ def test_gfpgan_blind_follows_gfpgan_training_configuration(face):
         if r['color_jitter'] is not None:
             jittered += 1
             assert max(abs(v) for v in r['color_jitter']) <= 20 / 255
-    assert kinds == {'iso', 'aniso'} and 0 < jittered < 40
+        if r['color_jitter_pt'] is not None:  # brightness, contrast, saturation, hue in a random order
+            jittered_pt += 1
+            factors = dict(r['color_jitter_pt'])
+            assert len(r['color_jitter_pt']) == 4 and set(factors) == {'brightness', 'contrast', 'saturation', 'hue'}
+            assert 0.5 <= factors['brightness'] <= 1.5 and 0.5 <= factors['contrast'] <= 1.5
+            assert 0 <= factors['saturation'] <= 1.5 and -0.1 <= factors['hue'] <= 0.1
+        if r['gray']:  # LQ only: the GT keeps its colour
+            grays += 1
+            assert np.abs(lq - lq[:, :, :1]).max() < 1e-6
+    # probabilities 0.3, 0.3 and 0.01 of train_gfpgan_v1.yml (binomial bounds over 300 draws)
+    assert kinds == {'iso', 'aniso'} and 60 < jittered < 120 and 60 < jittered_pt < 120 and grays < 12
+    lq, r = run(face[128], {'type': 'gfpgan_blind', 'gray_prob': 1, 'color_jitter_pt_prob': 0}, 0)
+    assert r['gray'] and np.abs(lq - lq[:, :, :1]).max() < 1e-6
 
 
 @pytest.mark.parametrize('opt', [{'type': 'mpcnet_blind', 'out_size': 128}, {'type': 'pvfr_blind', 'out_size': 128},

@@ -18,7 +18,9 @@ from torch.nn import functional as F
 from basicsr.utils.diffjpeg import DiffJPEG
 from basicsr.utils.img_process_util import filter2D
 
-from .degradations import blind_kernel, lr_size
+from .degradations import GFPGAN_PT_JITTER, apply_colour_factors, blind_kernel, decimation_indices, lr_size
+
+COLOUR_FACTORS = list(GFPGAN_PT_JITTER)  # index of each colour function in the 'colour_order' tensor
 
 KERNEL_CANVAS = 41  # every paper's blind kernels fit (GFPGAN / PVFR: 41 px; MPCNet: at most 27 px)
 MEDIAN_STRIP_ROWS = 64  # rows per median strip: bounds the unfolded memory to strip x width x size^2
@@ -33,7 +35,9 @@ def record_to_tensors(record, canvas=KERNEL_CANVAS):
 
     Returns:
         dict[str, Tensor]: 'kernel' (canvas, canvas), 'median_size', 'scale', 'noise_sigma', 'jpeg_quality'
-        (0: none), 'out_size' (0: the GT size), 'cubic' (bicubic, else bilinear), 'color_jitter' (3, RGB).
+        (0: none), 'out_size' (0: the GT size), 'cubic' (bicubic, else bilinear), 'decimate' (the standard
+        downsampler: upper-left pixel of each cell), 'color_jitter' (3, RGB), and GFPGAN's LQ-only colour
+        steps: 'gray', 'colour_order' (4, indices into COLOUR_FACTORS; -1: none), 'colour_factors' (4).
     """
     kernel = blind_kernel(record)
     if kernel is None:  # no blur, or median blur (applied separately): identity kernel
@@ -43,6 +47,7 @@ def record_to_tensors(record, canvas=KERNEL_CANVAS):
     pad = (canvas - kernel.shape[0]) // 2
     kernel = np.pad(kernel, pad)
     jitter = record.get('color_jitter') or [0.0, 0.0, 0.0]
+    factors = record.get('color_jitter_pt') or []
     return {
         'kernel': torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float32)),
         'median_size': torch.tensor(record['blur_size'] if record['blur'] == 'median' else 0),
@@ -51,7 +56,11 @@ def record_to_tensors(record, canvas=KERNEL_CANVAS):
         'jpeg_quality': torch.tensor(record['jpeg_quality'] or 0),
         'out_size': torch.tensor(record['out_size'] or 0),
         'cubic': torch.tensor(record['interpolation'] == 'cubic'),
+        'decimate': torch.tensor(record.get('downsampler') == 'upper_left'),
         'color_jitter': torch.tensor(jitter[::-1], dtype=torch.float32),  # BGR record -> RGB tensors
+        'gray': torch.tensor(bool(record.get('gray'))),
+        'colour_order': torch.tensor([COLOUR_FACTORS.index(name) for name, _ in factors] or [-1] * 4),
+        'colour_factors': torch.tensor([float(f) for _, f in factors] or [0.0] * 4, dtype=torch.float32),
     }
 
 
@@ -111,7 +120,12 @@ class BatchedBlindDegradation:
                 sample = median_blur(quantize_uint8(gt[i:i + 1]), median_size)
             mode = 'bicubic' if bool(params['cubic'][i]) else 'bilinear'
             scale = float(params['scale'][i])
-            sample = F.interpolate(sample, size=(lr_size(h, scale), lr_size(w, scale)), mode=mode, align_corners=False)
+            if bool(params['decimate'][i]):
+                rows, cols = (torch.from_numpy(decimation_indices(n, scale)).to(sample.device) for n in (h, w))
+                sample = sample.index_select(2, rows).index_select(3, cols)
+            else:
+                sample = F.interpolate(sample, size=(lr_size(h, scale), lr_size(w, scale)), mode=mode,
+                                       align_corners=False)
             sigma = float(params['noise_sigma'][i])
             if sigma > 0:
                 noise = torch.randn(sample.shape, generator=generator, device=sample.device, dtype=sample.dtype)
@@ -122,6 +136,14 @@ class BatchedBlindDegradation:
             out_size = int(params['out_size'][i]) or None
             sample = F.interpolate(sample, size=(out_size or h, out_size or w), mode=mode, align_corners=False)
             sample = sample + params['color_jitter'][i].to(sample.device, sample.dtype).view(1, 3, 1, 1)
+            sample = sample.clamp(0, 1)
+            if bool(params['gray'][i]):  # ITU-R 601 luma, as OpenCV's BGR2GRAY in the CPU path
+                weights = torch.tensor([0.299, 0.587, 0.114], device=sample.device, dtype=sample.dtype)
+                sample = (sample * weights.view(1, 3, 1, 1)).sum(1, keepdim=True).expand(-1, 3, -1, -1)
+            order = [int(k) for k in params['colour_order'][i] if int(k) >= 0]
+            if order:
+                factors = [float(f) for f in params['colour_factors'][i][:len(order)]]
+                sample = apply_colour_factors(sample, [[COLOUR_FACTORS[k], f] for k, f in zip(order, factors)])
             outputs.append(sample.clamp(0, 1))
         return torch.cat(outputs, dim=0)
 
