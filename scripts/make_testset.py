@@ -1,9 +1,10 @@
 """Write deterministic LQ/GT test sets for the papers' protocols, with a manifest of every image's
 degradation parameters.
 
-    python scripts/make_testset.py --input datasets/CelebA-HQ/celeba_hq_test.lmdb --protocol mpcnet_celeba_test \
-        --output datasets/testsets [--seed 0] [--max-images 3000] [--lmdb]
+    python scripts/make_testset.py --input datasets/CelebA-HQ/celeba_hq.lmdb --protocol mpcnet_celeba_test \
+        --keys paper --output datasets/testsets [--exclude-keys TRAIN_LMDB] [--seed 0] [--lmdb]
     python scripts/make_testset.py --list
+    python scripts/make_testset.py --calibrate --input HQ_FACES [--protocol NAME] [--seeds 3]
 
 Layout: OUTPUT/PROTOCOL/SUBSET/{gt,lq}/<stem>.png (and {gt,lq}.lmdb with --lmdb), OUTPUT/PROTOCOL/manifest.json.
 GTs are the HQ images area-resized to the protocol's size and stored as 8-bit PNG; the LQ of image i is
@@ -23,17 +24,23 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import facesr_arch  # noqa: E402,F401
 from facesr_arch.data.image_io import write_atomic, write_image_atomic  # noqa: E402
 from facesr_arch.data.image_source import ImageSource  # noqa: E402
+from facesr_arch.data.testset_keys import resolve_test_keys  # noqa: E402
 from facesr_arch.data.testset_protocols import PROTOCOLS, get_protocol, make_pair  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from create_lmdb import create_lmdb  # noqa: E402
 
 
-def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=False, overwrite=False):
+def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=False, overwrite=False, keys=None,
+                 exclude=()):
     """Write one protocol's subsets and manifest; returns the manifest path.
 
+    ``keys`` / ``exclude``: see ``facesr_arch.data.testset_keys.resolve_test_keys`` (None: every input image;
+    'paper': the protocol's key list; or a list file / LMDB / folder).
+
     Raises:
-        KeyError: Unknown protocol.
+        KeyError: Unknown protocol, or a listed face missing from the input.
+        ValueError: The test faces overlap an excluded (training) set.
         FileExistsError: OUTPUT/PROTOCOL exists and ``overwrite`` is False.
     """
     recipe = get_protocol(protocol)
@@ -43,8 +50,9 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
             raise FileExistsError(f'{root} exists; pass --overwrite to replace it')
         shutil.rmtree(root)
     source = ImageSource(input_root)
-    keys = source.keys[:max_images] if max_images else source.keys
-    manifest = {'protocol': protocol, 'seed': seed, 'num_images': len(keys), 'subsets': {}}
+    keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root)
+    keys = keys[:max_images] if max_images else keys
+    manifest = {'protocol': protocol, 'seed': seed, 'num_images': len(keys), 'keys': key_source, 'subsets': {}}
     for subset, spec in recipe['subsets'].items():
         gt_size, degradation = spec['gt_size'], spec['degradation']
         records = {}
@@ -70,7 +78,12 @@ def main(argv=None):
     parser.add_argument('--output', help='folder that receives PROTOCOL/...')
     parser.add_argument('--protocol', action='append', help='protocol name (repeatable); see --list')
     parser.add_argument('--seed', type=int, default=0, help='seed of the degradations (default 0)')
-    parser.add_argument('--max-images', type=int, help='use only the first N images (sorted by stem)')
+    parser.add_argument('--max-images', type=int, help='use only the first N images (of the key list, or by stem)')
+    parser.add_argument('--keys', help="the test faces: 'paper' for the protocol's key list (facesr_arch/data/"
+                        'keylists), or a key list file / LMDB / folder; default: every input image')
+    parser.add_argument('--exclude-keys', action='append', default=[], metavar='PATH',
+                        help='training faces the test set must not share (key list file, LMDB or folder; '
+                        'repeatable)')
     parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
     parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
@@ -96,10 +109,10 @@ def main(argv=None):
     try:
         for protocol in args.protocol:
             path = make_testset(args.input, args.output, protocol, args.seed, args.max_images, args.lmdb,
-                                args.overwrite)
+                                args.overwrite, args.keys, args.exclude_keys)
             print(f'Wrote {os.path.dirname(path)} (manifest: {path})')
-    except (KeyError, FileExistsError, FileNotFoundError) as err:
-        print(f'make_testset: error: {err}', file=sys.stderr)
+    except (KeyError, ValueError, FileExistsError, FileNotFoundError) as err:
+        print(f'make_testset: error: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
         return 2
     return 0
 

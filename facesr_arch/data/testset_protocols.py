@@ -6,7 +6,8 @@ One protocol per paper table that needs a test set. Each protocol records:
 - ``dataset`` and ``num_images``: the test faces and the subset size the paper states;
 - ``keys``: how the subset is chosen (:mod:`facesr_arch.data.testset_keys`): a key list drawn from a
   documented seed where the paper publishes none, or None where the set is whatever the user provides
-  (real-image sets, Helen);
+  (real-image sets, Helen); ``exclude``: key lists the set must not overlap (MPCNet's parser-training
+  faces);
 - ``reference``: False for no-reference real-image sets (the input images are the LQs, resized only);
 - ``metric``: how the paper compares an output with its GT (RGB or Y PSNR/SSIM, crop border);
 - ``subsets``: {name: {'gt_size', 'degradation', 'paper_input'}}: GT side in pixels, the degradation
@@ -37,9 +38,11 @@ def _mpcnet(**pinned):
     return dict(MPCNET_EQ1, **pinned)
 
 
-def _protocol(paper, tables, dataset, num_images, subsets, keys=None, reference=True, metric=RGB, notes=''):
+def _protocol(paper, tables, dataset, num_images, subsets, keys=None, reference=True, metric=RGB, notes='',
+              exclude=()):
     return {'paper': paper, 'tables': list(tables), 'dataset': dataset, 'num_images': num_images, 'keys': keys,
-            'reference': reference, 'metric': dict(metric), 'subsets': subsets, 'notes': notes}
+            'exclude': list(exclude), 'reference': reference, 'metric': dict(metric), 'subsets': subsets,
+            'notes': notes}
 
 
 def _subset(gt_size, degradation, paper_input=None):
@@ -65,14 +68,14 @@ PROTOCOLS = {
     # ---------------------------------------------------------------- MPCNet (4.1: CelebA-Test, Real-Test)
     'mpcnet_celeba_test': _protocol(
         MPCNET, (2, 3), 'CelebA-HQ', 3000, {'celeba_test': _subset(512, MPCNET_EQ1, (20.23, 0.6823))},
-        keys='mpcnet_celeba_test', notes='3,000 CelebA-HQ faces, none of them among the 24,000 parser-training '
+        keys='mpcnet_celeba_test', exclude=['mpcnet_parser_train'], notes='3,000 CelebA-HQ faces, none of them among the 24,000 parser-training '
         'faces (4.1); LQ by eq. (1) like training'),
     'mpcnet_scale_sweep': _protocol(
         MPCNET, (4, ), 'CelebA-HQ', 3000,
         dict({f'x{s}': _subset(512, _mpcnet(scale_range=[s, s]), (p, None))
               for s, p in zip((4, 5, 6, 7, 8), (22.97, 22.63, 21.33, 20.64, 20.34))},
              **{f'x{s}': _subset(512, _mpcnet(scale_range=[s, s])) for s in (6.5, 7.15)}),
-        keys='mpcnet_celeba_test', notes='x4..x8 of Table 4 plus the non-integer x6.5 / x7.15 of Figs. 9-10'),
+        keys='mpcnet_celeba_test', exclude=['mpcnet_parser_train'], notes='x4..x8 of Table 4 plus the non-integer x6.5 / x7.15 of Figs. 9-10'),
     'mpcnet_blur_sweep': _protocol(
         MPCNET, (5, ), 'CelebA-HQ', 3000,
         dict({f'gaussian{w}': _subset(512, _mpcnet(blur_types=['gaussian'], gaussian_size=[w, w], noise_range=[0, 0]),
@@ -80,12 +83,12 @@ PROTOCOLS = {
              **{f'motion{a}': _subset(512, _mpcnet(blur_types=['motion'], motion_length=[10, 10],
                                                    motion_angle=[a, a], noise_range=[0, 0]), (p, None))
                 for a, p in zip(MPCNET_BLUR_MOTION, MPCNET_TABLE5_INPUT[4:])}),
-        keys='mpcnet_celeba_test', notes='"noise-free degradations with different blur kernels", kernel width 10'),
+        keys='mpcnet_celeba_test', exclude=['mpcnet_parser_train'], notes='"noise-free degradations with different blur kernels", kernel width 10'),
     'mpcnet_noise_sweep': _protocol(
         MPCNET, (6, ), 'CelebA-HQ', 3000,
         {f'noise{n}': _subset(512, _mpcnet(noise_range=[n, n]), (p, None))
          for n, p in zip(range(0, 30, 5), (21.54, 21.25, 20.91, 20.67, 20.45, 20.21))},
-        keys='mpcnet_celeba_test', notes='CelebA-Test with the noise level pinned to 0, 5, ..., 25'),
+        keys='mpcnet_celeba_test', exclude=['mpcnet_parser_train'], notes='CelebA-Test with the noise level pinned to 0, 5, ..., 25'),
     'mpcnet_real_test': _protocol(
         MPCNET, (7, ), 'Real-Test (1,000 CelebA LQ faces + 500 old photos)', 1500,
         {'real_test': _subset(512, {'type': 'resize', 'size': 512})}, reference=False,
