@@ -263,14 +263,14 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
       own experiments ("kernel width = 7", Fig. 9; Table 5). Gaussian: odd width w in [3, 15] with
       OpenCV's standard deviation for that width; average/median: odd width in [3, 15]; motion: a line of
       length in [5, 25] px at an angle drawn in [0, 180) degrees on a canvas of the next odd size.
-      An empty ``blur_types`` disables the blur (the scale sweep of Table 4).
+      Read as a standard deviation instead, the Input PSNR would fall with the Gaussian size where Table
+      5's row rises (testset_calibration.py). An empty ``blur_types`` disables the blur.
     - Downsampler: "the standard r-fold downsampler" is read as in the restoration literature that coined
       the phrase (Zhang et al., "Deep unfolding network for image super-resolution", CVPR 2020): keep the
       upper-left pixel of each r x r cell (``downsampler: upper_left``; ``cubic`` is OpenCV bicubic
       resizing), r in [4, 16] continuous (section 4.4.2 uses non-integer factors). Evidence: only the
-      decimation brings the Input rows of Tables 3, 5 and 6 within 1 dB (bicubic: 2-3 dB above them), and
-      only it makes the Input PSNR grow with the Gaussian kernel width as Table 5's row does
-      (``facesr_arch/data/testset_calibration.py`` holds the readings tried and their numbers).
+      decimation brings the Input rows of Tables 3, 5 and 6 within 1 dB (bicubic: 1.4-4.1 dB above them;
+      ``facesr_arch/data/testset_calibration.py`` holds the readings tried and their numbers).
     - Noise: channel-wise AWGN, sd in [0, 0.1 * 255] = [0, 25.5].
     - JPEG: eq. (1) calls q "a quality factor" while the text calls it a "compression level ... higher means
       stronger compression". ``jpeg_q: quality`` (default) takes the equation: JPEG quality q in [10, 65];
@@ -433,22 +433,24 @@ def pvfr_blind(img, rng, kernel_size=41, blur_types=('gaussian', 'motion'), blur
     return apply_blind(img, rng, record), record
 
 
-def pvfr_fsr(img, rng, scale=4, blind=None):
+def pvfr_fsr(img, rng, scale=4, blind=None, upsample=True):
     """PVFR's face super-resolution input (section 4.3, Table 2): "4x down-sampling of the input data", the
-    eq. (17) LQ of the blind CelebA set bicubic-downsampled by ``scale`` (MATLAB bicubic, 8-bit).
+    eq. (17) LQ of the blind CelebA set MATLAB-bicubic-downsampled by ``scale`` (8-bit), and, as PVFR "needs
+    to upsample tested images to the original scale", MATLAB-bicubic back up (the table's Bicubic row).
 
     Args:
         img (ndarray): HQ face (h, w, 3) in [0, 1].
         rng (numpy.random.Generator): Source of randomness.
         scale (int): Downsampling factor of the blind LQ. Default: 4.
         blind (dict | None): Options of the blind degradation; None: PVFR's eq. (17) at the HQ size.
+        upsample (bool): Return the LR upsampled back to the HQ size (default) or the LR itself.
 
     Returns:
-        tuple[ndarray, dict]: LR (h / scale) and the blind record with 'fsr_scale' and 'lr_size' added.
+        tuple[ndarray, dict]: LQ and the blind record with 'fsr_scale' and 'lr_size' added.
     """
     blind = dict(blind or {'type': 'pvfr_blind', 'out_size': img.shape[0]})
     lq, record = apply_degradation(img, rng, blind)
-    lr, down = bicubic_downsample(quantize_uint8(lq), rng, scales=(scale, ))
+    lr, down = bicubic_downsample(quantize_uint8(lq), rng, scales=(scale, ), upsample=upsample)
     return lr, dict(record, fsr_scale=down['scale'], lr_size=down['lr_size'])
 
 
