@@ -28,6 +28,9 @@ the width. Table 4 pins r and draws the rest of eq. (1): its x4 -> x8 drop (2.7 
 gives 26.8 / 22.7 dB (2 seeds), further away, and only a noise level pinned at its maximum would close the
 gap, for which the text gives no ground.
 
+MPCNet's Table 3 SSIM (0.682) sits between the RGB SSIM of the chosen reading (0.621) and its Y-channel SSIM
+(0.704; Y PSNR 22.81 dB, 2.6 dB above the row): the paper's PSNR reads as RGB, its SSIM possibly as Y.
+
 PVFR Table 2 (Bicubic 23.76 dB, SSIM 0.641): the eq. (17) LQ bicubic-downsampled 4x and upsampled back;
 motion blur up to the 41 px kernel 24.17 dB (chosen), MPCNet's 5-25 px 24.84 dB, upper-left decimation
 instead of GFPGAN's bilinear resizing 24.14 dB (PVFR names no "standard downsampler"), eq. (17) with
