@@ -24,6 +24,7 @@ setup(
     long_description=read('README.md'),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['facesr_arch', 'facesr_arch.*']),
+    package_data={'facesr_arch.reproduce': ['tables/*.yaml']},  # the papers' tables (reproduce/tables.py)
     python_requires='>=3.9',
     install_requires=requirements(),
     license='Apache-2.0',

@@ -68,8 +68,8 @@ def main(argv=None):
         build_parser().error('--paper, --table and --out are required (or --list)')
     import torch
 
-    from facesr_arch.reproduce.runner import ReproduceError, measure, parse_pairs
-    from facesr_arch.reproduce.tables import TableError, load_table
+    from facesr_arch.reproduce.runner import measure, parse_pairs
+    from facesr_arch.reproduce.tables import load_table
     sys.path.insert(0, os.path.join(REPO, 'scripts'))
     from make_testset import make_testset
     try:
@@ -81,7 +81,7 @@ def main(argv=None):
             max_images=args.max_images, device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
             batch_size=args.batch_size, fid_ref=args.fid_ref, weights={k: v for k, v in weights.items() if v},
             progress=args.progress)
-    except (ReproduceError, TableError, KeyError, FileNotFoundError) as err:
+    except (ValueError, KeyError, FileNotFoundError) as err:  # ReproduceError, TableError: ValueErrors
         print(f'reproduce: error: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
         return 2
     with open(os.path.join(result['folder'], 'table.md')) as f:

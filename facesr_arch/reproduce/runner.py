@@ -13,7 +13,7 @@
    table's metric options; a metric whose weights are absent is reported unavailable with the reason;
    parameter tables count the built networks' parameters, runtime tables time the forward passes;
 4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
-   per cell), ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for
+   per cell; images a metric failed on are listed, e.g. NIQE on faces under 96 px), ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for
    sweep tables; built in a temporary folder beside it and renamed into place.
 """
 import copy
@@ -188,7 +188,10 @@ def checkpoint_network(path, opt=None):
         return network_config(opt_path=opt, weights=path)
     if not os.path.isfile(path):
         raise ReproduceError(f'--checkpoint {path}: no such file')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # not a checkpoint, truncated, or pickled code (refused by weights_only)
+        raise ReproduceError(f'--checkpoint {path}: cannot load it as a PyTorch checkpoint of tensors ({err})') from err
     block = ckpt.get(NETWORK_KEY) if isinstance(ckpt, dict) else None
     if not isinstance(block, dict) or 'type' not in block:
         return None
@@ -270,13 +273,14 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
     work = tempfile.mkdtemp(dir=out_dir, prefix=f'.{table.paper}_table{table.table_id}-')
     try:
         if table.kind == 'parameters':
-            measured, unavailable, sets = _measure_parameters(table, networks, device), {}, {}
+            measured, unavailable, sets, errors = _measure_parameters(table, networks), {}, {}, {}
         else:
-            measured, unavailable, sets = _measure_images(
+            measured, unavailable, sets, errors = _measure_images(
                 table, out_dir, work, build, hq_sources(table, hq), networks, seed, max_images, device, batch_size,
                 fid_ref, weights or {}, progress, log)
         result = assemble(table, measured, unavailable)
         result['measured_on'] = sets
+        result['errors'] = errors
         result['options'] = {'seed': seed, 'max_images': max_images, 'device': device, 'fid_reference': fid_ref,
                              'checkpoints': checkpoints, 'checkpoint_opts': checkpoint_opts}
         write_outputs(table, result, work)
@@ -295,7 +299,7 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
     return result
 
 
-def _measure_parameters(table, networks, device):
+def _measure_parameters(table, networks):
     """Parameter counts: the paper configuration of the table's method, and every checkpoint's network."""
     from basicsr.utils.registry import ARCH_REGISTRY
 
@@ -325,7 +329,7 @@ def _measure_images(table, out_dir, work, build, sources, networks, seed, max_im
     restorers = {name: FaceRestorer(build_network(block, path, key, device), get_spec(block['type']), device)
                  for name, (block, path, key) in networks.items()}
     ckpt_keys = {name: _fingerprint(file_fingerprint(path), block) for name, (block, path, _) in networks.items()}
-    measured, unavailable, sets = {}, {}, {}
+    measured, unavailable, sets, errors = {}, {}, {}, {}
     options = {k: table.metric_options[k] for k in ('color_space', 'crop_border', 'arcface_arch')
                if k in table.metric_options}
     for protocol, subset in table.measured_on:
@@ -363,6 +367,8 @@ def _measure_images(table, out_dir, work, build, sources, networks, seed, max_im
             write_report(report, timings, os.path.join(work, 'metrics', protocol, subset))
             for metric, reason in report['unavailable'].items():
                 unavailable.setdefault(metric, reason)
+            for row, errs in report['errors'].items():
+                errors.setdefault(row, []).extend(f'{protocol}/{subset} {e["image"]}: {e["error"]}' for e in errs)
         for row in folders:
             values = measured.setdefault(row, {})
             for col in columns:
@@ -370,7 +376,7 @@ def _measure_images(table, out_dir, work, build, sources, networks, seed, max_im
                     values[col.key] = seconds.get(row)
                 elif report is not None and col.metric not in report['unavailable']:
                     values[col.key] = report['summary'][row].get(col.metric)
-    return measured, unavailable, sets
+    return measured, unavailable, sets, errors
 
 
 def input_name(table):
@@ -481,6 +487,8 @@ def markdown(table, result):
         lines.append(f'- {metric}: unavailable ({reason})')
     for name, info in result.get('measured_on', {}).items():
         lines.append(f'- test set {name}: {info["folder"]} (from {info["source"]})')
+    for row, errs in result.get('errors', {}).items():
+        lines += [f'- {row}: skipped {e}' for e in errs]
     return '\n'.join(lines) + '\n'
 
 
