@@ -84,7 +84,8 @@ def test_help_does_not_import_torch():
     code = ("import runpy, sys\nsys.argv = ['reproduce.py', '--help']\n"
             "try:\n    runpy.run_path('scripts/reproduce.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "print('torch imported:', 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
     assert '--checkpoint NAME=PATH' in out and 'torch imported: False' in out
 
 

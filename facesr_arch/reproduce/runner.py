@@ -13,8 +13,9 @@
    table's metric options; a metric whose weights are absent is reported unavailable with the reason;
    parameter tables count the built networks' parameters, runtime tables time the forward passes;
 4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
-   per cell; images a metric failed on are listed, e.g. NIQE on faces under 96 px), ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for
-   sweep tables; built in a temporary folder beside it and renamed into place.
+   per cell; images a metric failed on are listed, e.g. NIQE on faces under 96 px),
+   ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for sweep tables;
+   built in a temporary folder beside it and renamed into place.
 """
 import copy
 import csv
@@ -191,7 +192,8 @@ def checkpoint_network(path, opt=None):
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # not a checkpoint, truncated, or pickled code (refused by weights_only)
-        raise ReproduceError(f'--checkpoint {path}: cannot load it as a PyTorch checkpoint of tensors ({err})') from err
+        raise ReproduceError(f'--checkpoint {path}: not a PyTorch checkpoint of tensors ({type(err).__name__}; '
+                             'loaded with weights_only=True, pickled code is refused)') from err
     block = ckpt.get(NETWORK_KEY) if isinstance(ckpt, dict) else None
     if not isinstance(block, dict) or 'type' not in block:
         return None
@@ -442,8 +444,13 @@ def _definition(table, column):
     return variant(column.metric, **{k: v for k, v in table.metric_options.items()})
 
 
-def _decimals(metric):
-    return METRICS[metric].decimals if metric in METRICS else (2 if metric == 'parameters' else 3)
+def _decimals(table, column):
+    """Digits shown for a column: as many as the paper prints (its longest number), else the metric's."""
+    printed = [len(repr(float(r.values[column.key])).split('.')[1]) for r in table.rows
+               if r.values[column.key] is not None and math.isfinite(r.values[column.key])]
+    if printed and max(printed) > 1:
+        return max(printed)
+    return METRICS[column.metric].decimals if column.metric in METRICS else 3
 
 
 def _cell(value, decimals, signed=False):
@@ -457,7 +464,7 @@ def _cell(value, decimals, signed=False):
 def markdown(table, result):
     """The table as markdown: each paper row, then its measured row and the difference, then unpaired rows."""
     cols = table.columns
-    decimals = [_decimals(c.metric) for c in cols]
+    decimals = [_decimals(table, c) for c in cols]
     groups = any(r['group'] for r in result['rows'])
     head = ['Method'] + (['Group'] if groups else []) + ['Source'] + [c.label for c in cols]
     lines = [f'# {table.paper.upper()} Table {table.table_id}: {table.caption}', '',

@@ -6,8 +6,8 @@ Each file holds ``paper`` (key, method, title, authors, venue) and ``tables`` {t
   ground truth: no-reference metrics only), 'parameters' (parameter counts) or 'runtime' (seconds per face).
 - ``protocol``: the test-set protocol it is measured on, a name of
   :data:`facesr_arch.data.testset_protocols.PROTOCOLS` (a column may name its own, e.g. a second dataset;
-  None for parameter tables, with ``protocol_note`` saying why); ``dataset``, ``num_images`` (the paper's subset size), ``resolution``,
-  ``degradation``: the paper's protocol in words, with the section it comes from.
+  None for parameter tables, with ``protocol_note`` saying why); ``dataset``, ``num_images`` (the paper's
+  subset size), ``resolution``, ``degradation``: the paper's protocol in words, with the section it comes from.
 - ``metric_options`` (``color_space``, ``crop_border``, ``arcface_arch`` of ``facesr_arch.metrics``) and
   ``metric_notes`` (which LPIPS / FID reference / identity network, and what the paper leaves unsaid).
 - ``input_row`` / ``gt_row``: the paper's name of its degraded-input (Input / Bicubic) and ground-truth rows,
