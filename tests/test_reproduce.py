@@ -137,3 +137,48 @@ def test_table_end_to_end(table, ffhq_small_dir, shared_out, small_protocols, ca
         assert ours['measured']['parameters'] == pytest.approx(66.69, abs=0.1)
     markdown = capsys.readouterr().out
     assert f'{table.paper.upper()} Table {table.table_id}' in markdown and 'Written:' in markdown
+
+
+def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
+    """A set is built once per (protocol, seed, image limit, input files); changed inputs rebuild it."""
+    from facesr_arch.reproduce.runner import testset
+    from make_testset import make_testset
+    calls = []
+
+    def build(*args):
+        calls.append(args)
+        return make_testset(*args)
+
+    faces = tmp_path / 'faces'
+    faces.mkdir()
+    for name in sorted(os.listdir(ffhq_small_dir))[:1]:
+        (faces / name).write_bytes(open(os.path.join(ffhq_small_dir, name), 'rb').read())
+    first = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces))
+    assert testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces)) == first and len(calls) == 1
+    assert os.listdir(os.path.join(first, 'x4', 'gt')) == sorted(os.listdir(faces))
+    other_seed = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces), seed=1)
+    assert other_seed != first and len(calls) == 2
+    name = sorted(os.listdir(faces))[0]
+    (faces / f'copy_{name}').write_bytes((faces / name).read_bytes())
+    changed = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces))
+    assert changed != first and len(calls) == 3 and len(os.listdir(os.path.join(changed, 'x4', 'gt'))) == 2
+    assert not [n for n in os.listdir(tmp_path / 'out' / 'testsets') if n.startswith('.')]  # no leftovers
+
+
+def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):
+    """A bare checkpoint (params only) runs with --checkpoint-opt; without it the error says what to pass."""
+    import yaml
+    described = torch.load(tiny_checkpoint(str(tmp_path), 'WNet', 128), weights_only=True)
+    bare = str(tmp_path / 'bare.pth')
+    torch.save({'params': described['params']}, bare)
+    opt = tmp_path / 'test_wnet.yml'
+    opt.write_text(yaml.safe_dump({'network_g': described[NETWORK_KEY]}))
+    args = ['--paper', 'wnet', '--table', '3', '--out', str(tmp_path / 'out'), '--device', 'cpu', '--hq',
+            ffhq_small_dir, '--max-images', '1', '--checkpoint', f'Exp.H={bare}']
+    assert reproduce.main(args) == 2
+    assert 'give its option file with --checkpoint-opt Exp.H=OPTION_FILE.yml' in capsys.readouterr().err
+    assert reproduce.main(args + ['--checkpoint-opt', f'Exp.H={opt}']) == 0
+    with open(tmp_path / 'out' / 'wnet_table3' / 'table.json') as f:
+        row = next(r for r in json.load(f)['rows'] if r['method'] == 'Exp.H')
+    assert isinstance(row['measured']['psnr'], float) and row['difference']['psnr'] == pytest.approx(
+        row['measured']['psnr'] - 31.63)
