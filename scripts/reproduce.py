@@ -37,6 +37,10 @@ def build_parser():
     parser.add_argument('--out', help='output folder')
     parser.add_argument('--seed', type=int, default=0, help='degradation seed of the test sets (default 0)')
     parser.add_argument('--max-images', type=int, help='quick look: only the first N faces of each test set')
+    parser.add_argument('--keys', help="faces of each test set: 'paper' (the protocol's key list) or a key list "
+                                       'file / LMDB / folder (default: every --hq face); see make_testset.py')
+    parser.add_argument('--exclude-keys', action='append', default=[], metavar='LIST',
+                        help='training key list / LMDB / folder the test set must not overlap (repeatable)')
     parser.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda when available)')
     parser.add_argument('--batch-size', type=int, default=1, help='faces per forward pass (default 1)')
     parser.add_argument('--fid-ref', help='FID reference folder or .npz (default: the GT folder of each set)')
@@ -78,7 +82,8 @@ def main(argv=None):
         result = measure(
             table, args.out, make_testset, hq=args.hq, checkpoints=parse_pairs(args.checkpoint, '--checkpoint'),
             checkpoint_opts=parse_pairs(args.checkpoint_opt, '--checkpoint-opt'), seed=args.seed,
-            max_images=args.max_images, device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
+            max_images=args.max_images, keys=args.keys, exclude=args.exclude_keys,
+            device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
             batch_size=args.batch_size, fid_ref=args.fid_ref, weights={k: v for k, v in weights.items() if v},
             progress=args.progress)
     except (ValueError, KeyError, FileNotFoundError) as err:  # ReproduceError, TableError: ValueErrors

@@ -145,9 +145,9 @@ def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
     from make_testset import make_testset
     calls = []
 
-    def build(*args):
+    def build(*args, **kwargs):
         calls.append(args)
-        return make_testset(*args)
+        return make_testset(*args, **kwargs)
 
     faces = tmp_path / 'faces'
     faces.mkdir()
@@ -163,6 +163,12 @@ def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
     changed = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces))
     assert changed != first and len(calls) == 3 and len(os.listdir(os.path.join(changed, 'x4', 'gt'))) == 2
     assert not [n for n in os.listdir(tmp_path / 'out' / 'testsets') if n.startswith('.')]  # no leftovers
+    key_list = tmp_path / 'keys.txt'
+    key_list.write_text(f'# one face\n{os.path.splitext(name)[0]}\n')
+    chosen = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces), keys=str(key_list))
+    assert os.listdir(os.path.join(chosen, 'x4', 'gt')) == [f'{os.path.splitext(name)[0]}.png'] and len(calls) == 4
+    # 'paper' where the protocol has no key list (Helen: the faces given) is every input face: the cached set
+    assert testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces), keys='paper') == changed
 
 
 def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):

@@ -128,23 +128,36 @@ def file_fingerprint(path):
     return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
 
 
-def testset(build, out_dir, protocol, source, seed=0, max_images=None):
+def _key_fingerprint(spec):
+    """A key selection (None, 'paper', or a list file / LMDB / folder) as it enters the cache key."""
+    if spec is None or spec == 'paper':
+        return spec
+    return file_fingerprint(spec) if os.path.isfile(spec) else input_fingerprint(spec)
+
+
+def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None, exclude=()):
     """The test set of ``protocol`` from ``source``, built by ``build`` unless a matching one is cached.
 
     Args:
-        build (Callable): ``make_testset(input_root, output, protocol, seed, max_images)`` of
+        build (Callable): ``make_testset(input_root, output, protocol, seed, max_images, keys=, exclude=)`` of
             ``scripts/make_testset.py``; returns the manifest path.
         out_dir (str): The reproduction's output folder (sets go to ``out_dir/testsets``).
         protocol (str): Protocol name.
         source (str): HQ faces (folder or LMDB).
         seed (int): Degradation seed. Default: 0.
         max_images (int | None): Only the first N faces (quick look). Default: None.
+        keys (str | None): make_testset's ``keys``: None (every input face), 'paper' (the protocol's key
+            list where it has one, else every input face) or a key list file / LMDB / folder. Default: None.
+        exclude (Sequence[str]): make_testset's ``exclude``: training key lists the set must not overlap.
 
     Returns:
         str: The folder holding ``<subset>/{gt,lq}`` and ``manifest.json``.
     """
     recipe = get_protocol(protocol)
-    key = _fingerprint(recipe, seed, max_images, input_fingerprint(source))
+    if keys == 'paper' and not recipe.get('keys'):  # e.g. Helen, real faces: the set is the faces given
+        keys = None
+    key = _fingerprint(recipe, seed, max_images, input_fingerprint(source), _key_fingerprint(keys),
+                       [_key_fingerprint(e) for e in exclude])
     root = os.path.join(out_dir, 'testsets', f'{protocol}-{key}')
     manifest_path = os.path.join(root, protocol, 'manifest.json')
     if os.path.isfile(manifest_path):
@@ -157,7 +170,8 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None):
     os.makedirs(os.path.dirname(root), exist_ok=True)
     tmp = tempfile.mkdtemp(dir=os.path.dirname(root), prefix=f'.{protocol}-')
     try:
-        build(source, tmp, protocol, seed, max_images)
+        selection = {'keys': keys, 'exclude': list(exclude)} if keys or exclude else {}
+        build(source, tmp, protocol, seed, max_images, **selection)
         if os.path.exists(root):
             shutil.rmtree(root)
         os.replace(tmp, root)
@@ -237,7 +251,8 @@ def restore_timed(restorer, lq_dir, out_dir, controls):
 
 
 def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=None, seed=0, max_images=None,
-            device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False, log=print):
+            keys=None, exclude=(), device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False,
+            log=print):
     """Measure ``table`` and write its outputs (see the module docstring).
 
     Args:
@@ -250,6 +265,7 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
             describe their network.
         seed (int): Degradation seed. Default: 0.
         max_images (int | None): Only the first N faces of each set (quick look). Default: None.
+        keys, exclude: The faces of each set and the training sets it must not overlap (see :func:`testset`).
         device (str): Inference and metric device. Default: 'cpu'.
         batch_size (int): Faces per forward pass (runtime tables time batch 1). Default: 1.
         fid_ref (str | None): FID reference folder or .npz; default: the GT folder of each subset.
@@ -278,13 +294,14 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
             measured, unavailable, sets, errors = _measure_parameters(table, networks), {}, {}, {}
         else:
             measured, unavailable, sets, errors = _measure_images(
-                table, out_dir, work, build, hq_sources(table, hq), networks, seed, max_images, device, batch_size,
-                fid_ref, weights or {}, progress, log)
+                table, out_dir, work, build, hq_sources(table, hq), networks,
+                (seed, max_images, keys, tuple(exclude)), device, batch_size, fid_ref, weights or {}, progress, log)
         result = assemble(table, measured, unavailable)
         result['measured_on'] = sets
         result['errors'] = errors
-        result['options'] = {'seed': seed, 'max_images': max_images, 'device': device, 'fid_reference': fid_ref,
-                             'checkpoints': checkpoints, 'checkpoint_opts': checkpoint_opts}
+        result['options'] = {'seed': seed, 'max_images': max_images, 'keys': keys, 'exclude': list(exclude),
+                             'device': device, 'fid_reference': fid_ref, 'checkpoints': checkpoints,
+                             'checkpoint_opts': checkpoint_opts}
         write_outputs(table, result, work)
         if os.path.exists(final):
             old = final + '.old'
@@ -325,7 +342,7 @@ def paper_method(table):
     return load_paper(table.paper)[0]['method']
 
 
-def _measure_images(table, out_dir, work, build, sources, networks, seed, max_images, device, batch_size, fid_ref,
+def _measure_images(table, out_dir, work, build, sources, networks, selection, device, batch_size, fid_ref,
                     weights, progress, log):
     from ..metrics.report import compute_report, write_report
     restorers = {name: FaceRestorer(build_network(block, path, key, device), get_spec(block['type']), device)
@@ -336,7 +353,7 @@ def _measure_images(table, out_dir, work, build, sources, networks, seed, max_im
                if k in table.metric_options}
     for protocol, subset in table.measured_on:
         recipe = get_protocol(protocol)
-        set_root = testset(build, out_dir, protocol, sources[protocol], seed, max_images)
+        set_root = testset(build, out_dir, protocol, sources[protocol], *selection)
         sets[f'{protocol}/{subset}'] = {'folder': os.path.abspath(os.path.join(set_root, subset)),
                                         'source': os.path.abspath(sources[protocol])}
         lq_dir = os.path.join(set_root, subset, 'lq')
