@@ -4,8 +4,8 @@
 
 1. each (protocol, subset) its columns use gets a test set, built by ``scripts/make_testset.py``'s function
    from the user's HQ faces and cached under ``OUT/testsets/<protocol>-<hash>``, the hash covering the
-   protocol recipe, seed, image limit and the input files (paths, sizes, modification times); a cached set is
-   reused only when its manifest names the same protocol, seed and degradations;
+   protocol recipe, seed, image limit, key selection and the input files (paths, sizes, modification times);
+   a cached set is reused only when its manifest names the same protocol, seed and degradations;
 2. the measured rows: ``Input`` (the LQ faces, bicubic-upsampled to the GT size when smaller), ``GT`` where
    the paper prints a ground-truth row, and one row per ``--checkpoint NAME=PATH``, restored by the plugin's
    inference code (``facesr_arch.inference``) into ``OUT/outputs/<NAME>-<hash>/<protocol>/<subset>``;
