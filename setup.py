@@ -24,7 +24,8 @@ setup(
     long_description=read('README.md'),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['facesr_arch', 'facesr_arch.*']),
-    package_data={'facesr_arch.data': ['keylists/*.txt']},  # the test protocols' key lists
+    # the test protocols' key lists and the papers' tables (reproduce/tables.py)
+    package_data={'facesr_arch.data': ['keylists/*.txt'], 'facesr_arch.reproduce': ['tables/*.yaml']},
     python_requires='>=3.9',
     install_requires=requirements(),
     license='Apache-2.0',

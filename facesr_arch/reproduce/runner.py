@@ -1,0 +1,577 @@
+"""Measure one paper table with this plugin: test sets, inference, metrics, and the table beside the paper's.
+
+``scripts/reproduce.py`` is the command line. For a table (:mod:`facesr_arch.reproduce.tables`):
+
+1. each (protocol, subset) its columns use gets a test set, built by ``scripts/make_testset.py``'s function
+   from the user's HQ faces and cached under ``OUT/testsets/<protocol>-<hash>``, the hash covering the
+   protocol recipe, seed, image limit, key selection and the input files (paths, sizes, modification times);
+   a cached set is reused only when its manifest names the same protocol, seed and degradations;
+2. the measured rows: ``Input`` (the LQ faces, bicubic-upsampled to the GT size when smaller), ``GT`` where
+   the paper prints a ground-truth row, and one row per ``--checkpoint NAME=PATH``, restored by the plugin's
+   inference code (``facesr_arch.inference``) into ``OUT/outputs/<NAME>-<hash>/<protocol>/<subset>``;
+3. the metrics with the code of ``scripts/calculate_metrics.py`` (``facesr_arch.metrics.report``) under the
+   table's metric options; a metric whose weights are absent is reported unavailable with the reason;
+   parameter tables count the built networks' parameters, runtime tables time the forward passes;
+4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
+   per cell; images a metric failed on are listed, e.g. NIQE on faces under 96 px),
+   ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for sweep tables;
+   built in a temporary folder beside it and renamed into place.
+"""
+import copy
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from ..data.image_io import list_images, read_image, write_atomic, write_image_atomic
+from ..data.preprocess import bicubic_resize
+from ..data.testset_protocols import get_protocol
+from ..inference.loading import build_network, network_config
+from ..inference.runner import FaceRestorer, run_aligned, to_uint8
+from ..inference.sources import collect_inputs
+from ..inference.specs import Controls, get_spec
+from ..metrics.catalog import METRICS
+from ..utils.weights import NETWORK_KEY
+from .tables import EXTRA_METRICS
+
+# ``--checkpoint NAME=PATH`` where the checkpoint holds no network description: ``--checkpoint-opt NAME=OPT``
+NEEDS_OPT = ('{path} does not describe its network (no {key!r} entry): give its option file with '
+             '--checkpoint-opt {name}=OPTION_FILE.yml')
+
+
+class ReproduceError(ValueError):
+    """Bad command-line input for a reproduction (one line: what, where, what to do)."""
+
+
+# ------------------------------------------------------------------------------------------------ arguments
+
+
+def parse_pairs(pairs, what):
+    """``['a=x', 'b=y']`` -> {'a': 'x', 'b': 'y'} (the first '=' splits)."""
+    out = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition('=')
+        if not sep or not name or not value:
+            raise ReproduceError(f'{what} takes NAME=VALUE, got {pair!r}')
+        if name in out:
+            raise ReproduceError(f'{what}: {name!r} given twice')
+        out[name] = value
+    return out
+
+
+def hq_sources(table, hq):
+    """The HQ (or real-face) input of every protocol the table is measured on.
+
+    Args:
+        table (PaperTable): The table.
+        hq (list[str]): ``DIR`` (every protocol) and / or ``NAME=DIR`` with NAME a column dataset (e.g.
+            ``helen``) or a protocol name.
+
+    Returns:
+        dict[str, str]: protocol -> folder or LMDB.
+    """
+    default, named = None, {}
+    for entry in hq or ():
+        name, sep, path = entry.partition('=')
+        if sep and not os.path.exists(entry):
+            named[name] = path
+        elif default is None:
+            default = entry
+        else:
+            raise ReproduceError(f'--hq: two inputs without a name ({default}, {entry}); name them DATASET=DIR')
+    sources = {}
+    for col in table.columns:
+        path = named.get(col.protocol) or named.get(col.dataset) or default
+        if path is None:
+            raise ReproduceError(f'{table.name}: no --hq for {col.dataset or col.protocol} (column {col.label}); '
+                                 f'give --hq DIR or --hq {col.dataset or col.protocol}=DIR')
+        if not os.path.exists(path):
+            raise ReproduceError(f'--hq {path}: no such folder or LMDB')
+        sources[col.protocol] = path
+    unknown = set(named) - {c.dataset for c in table.columns} - {c.protocol for c in table.columns}
+    if unknown:
+        raise ReproduceError(f'--hq names {sorted(unknown)} are not datasets or protocols of {table.name}')
+    return sources
+
+
+# ------------------------------------------------------------------------------------------------ test sets
+
+
+def _fingerprint(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def input_fingerprint(path):
+    """What identifies an input folder / LMDB: its real path and its files' names, sizes and mtimes."""
+    path = os.path.realpath(path)
+    entries = []
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            stat = os.stat(full)
+            entries.append((name, stat.st_size, stat.st_mtime_ns))
+    return [path, entries]
+
+
+def file_fingerprint(path):
+    """What identifies a checkpoint file: its real path, size and modification time."""
+    stat = os.stat(path)
+    return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
+
+
+def _key_fingerprint(spec):
+    """A key selection (None, 'paper', or a list file / LMDB / folder) as it enters the cache key."""
+    if spec is None or spec == 'paper':
+        return spec
+    return file_fingerprint(spec) if os.path.isfile(spec) else input_fingerprint(spec)
+
+
+def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None, exclude=()):
+    """The test set of ``protocol`` from ``source``, built by ``build`` unless a matching one is cached.
+
+    Args:
+        build (Callable): ``make_testset(input_root, output, protocol, seed, max_images, keys=, exclude=)`` of
+            ``scripts/make_testset.py``; returns the manifest path.
+        out_dir (str): The reproduction's output folder (sets go to ``out_dir/testsets``).
+        protocol (str): Protocol name.
+        source (str): HQ faces (folder or LMDB).
+        seed (int): Degradation seed. Default: 0.
+        max_images (int | None): Only the first N faces (quick look). Default: None.
+        keys (str | None): make_testset's ``keys``: None (every input face), 'paper' (the protocol's key
+            list where it has one, else every input face) or a key list file / LMDB / folder. Default: None.
+        exclude (Sequence[str]): make_testset's ``exclude``: training key lists the set must not overlap.
+
+    Returns:
+        str: The folder holding ``<subset>/{gt,lq}`` and ``manifest.json``.
+    """
+    recipe = get_protocol(protocol)
+    if keys == 'paper' and not recipe.get('keys'):  # e.g. Helen, real faces: the set is the faces given
+        keys = None
+    key = _fingerprint(recipe, seed, max_images, input_fingerprint(source), _key_fingerprint(keys),
+                       [_key_fingerprint(e) for e in exclude])
+    root = os.path.join(out_dir, 'testsets', f'{protocol}-{key}')
+    manifest_path = os.path.join(root, protocol, 'manifest.json')
+    if os.path.isfile(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        expected = {s: spec['degradation'] for s, spec in recipe['subsets'].items()}
+        if (manifest.get('protocol') == protocol and manifest.get('seed') == seed
+                and {s: v['degradation'] for s, v in manifest.get('subsets', {}).items()} == expected):
+            return os.path.dirname(manifest_path)
+    os.makedirs(os.path.dirname(root), exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=os.path.dirname(root), prefix=f'.{protocol}-')
+    try:
+        selection = {'keys': keys, 'exclude': list(exclude)} if keys or exclude else {}
+        build(source, tmp, protocol, seed, max_images, **selection)
+        if os.path.exists(root):
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    return os.path.join(root, protocol)
+
+
+def input_row_folder(lq_dir, gt_dir, out_dir):
+    """The ``Input`` row's images: the LQ faces, MATLAB-bicubic-upsampled to the GT size when smaller."""
+    if gt_dir is None:
+        return lq_dir
+    gt_sizes = {os.path.splitext(os.path.basename(p))[0]: read_image(p).shape[0] for p in list_images(gt_dir)}
+    for path in list_images(lq_dir):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        target = os.path.join(out_dir, f'{stem}.png')
+        if stem in gt_sizes and not os.path.exists(target):
+            write_image_atomic(target, to_uint8(bicubic_resize(read_image(path), gt_sizes[stem])))
+    return out_dir
+
+
+# ------------------------------------------------------------------------------------------------ methods
+
+
+def checkpoint_network(path, opt=None):
+    """The network block, weights and param key of a checkpoint (self-describing, or with its option file)."""
+    if opt:
+        return network_config(opt_path=opt, weights=path)
+    if not os.path.isfile(path):
+        raise ReproduceError(f'--checkpoint {path}: no such file')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # not a checkpoint, truncated, or pickled code (refused by weights_only)
+        raise ReproduceError(f'--checkpoint {path}: not a PyTorch checkpoint of tensors ({type(err).__name__}; '
+                             'loaded with weights_only=True, pickled code is refused)') from err
+    block = ckpt.get(NETWORK_KEY) if isinstance(ckpt, dict) else None
+    if not isinstance(block, dict) or 'type' not in block:
+        return None
+    options = {k: v for k, v in block.items() if k != 'type'}
+    return network_config(arch=block['type'], weights=path, net_options=options)
+
+
+def subset_controls(recipe, subset):
+    """Inference controls of a subset: its known downscaling factor, GCFSR's condition (its LQ faces are
+    already upsampled to the output size, so the factor cannot be read from the input size)."""
+    degradation = recipe['subsets'][subset]['degradation']
+    factors = degradation.get('factors')
+    scale = degradation.get('scale') or (factors[0] if factors and len(factors) == 1 else None)
+    return Controls(upscale=float(scale) if scale else None)
+
+
+def count_parameters(net):
+    """Parameters of a network, in millions."""
+    return sum(p.numel() for p in net.parameters()) / 1e6
+
+
+def restore_timed(restorer, lq_dir, out_dir, controls):
+    """Restore every face of ``lq_dir`` one at a time; returns the median forward seconds per face (the first
+    face is a warm-up and not timed) or None with fewer than two faces. Existing outputs are kept."""
+    restorer.controls = controls
+    seconds = []
+    for item in collect_inputs(lq_dir):
+        img = item.read()
+        if restorer.device.type == 'cuda':
+            torch.cuda.synchronize(restorer.device)
+        start = time.perf_counter()
+        face = restorer.restore([img])[0]
+        if restorer.device.type == 'cuda':
+            torch.cuda.synchronize(restorer.device)
+        seconds.append(time.perf_counter() - start)
+        write_image_atomic(os.path.join(out_dir, f'{item.key}.png'), face)
+    return statistics.median(seconds[1:]) if len(seconds) > 1 else None
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+
+
+def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=None, seed=0, max_images=None,
+            keys=None, exclude=(), device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False,
+            log=print):
+    """Measure ``table`` and write its outputs (see the module docstring).
+
+    Args:
+        table (PaperTable): The table.
+        out_dir (str): Output folder (test sets, outputs and the table folder go there).
+        build (Callable): ``make_testset`` of ``scripts/make_testset.py``.
+        hq (list[str] | None): ``--hq`` entries (see :func:`hq_sources`); unused by parameter tables.
+        checkpoints (dict[str, str] | None): Row name -> checkpoint.
+        checkpoint_opts (dict[str, str] | None): Row name -> option file, for checkpoints that do not
+            describe their network.
+        seed (int): Degradation seed. Default: 0.
+        max_images (int | None): Only the first N faces of each set (quick look). Default: None.
+        keys, exclude: The faces of each set and the training sets it must not overlap (see :func:`testset`).
+        device (str): Inference and metric device. Default: 'cpu'.
+        batch_size (int): Faces per forward pass (runtime tables time batch 1). Default: 1.
+        fid_ref (str | None): FID reference folder or .npz; default: the GT folder of each subset.
+        weights (dict | None): Metric weight files (ifqa / identity / landmark), as calculate_metrics.
+        progress (bool): Progress bars. Default: False.
+        log (Callable): Progress messages. Default: print.
+
+    Returns:
+        dict: What ``table.json`` holds.
+    """
+    checkpoints, checkpoint_opts = dict(checkpoints or {}), dict(checkpoint_opts or {})
+    if set(checkpoint_opts) - set(checkpoints):
+        raise ReproduceError(f'--checkpoint-opt names {sorted(set(checkpoint_opts) - set(checkpoints))} have no '
+                             '--checkpoint')
+    networks = {}
+    for name, path in checkpoints.items():
+        resolved = checkpoint_network(path, checkpoint_opts.get(name))
+        if resolved is None:
+            raise ReproduceError(NEEDS_OPT.format(path=path, key=NETWORK_KEY, name=name))
+        networks[name] = resolved
+    os.makedirs(out_dir, exist_ok=True)
+    final = os.path.join(out_dir, f'{table.paper}_table{table.table_id}')
+    work = tempfile.mkdtemp(dir=out_dir, prefix=f'.{table.paper}_table{table.table_id}-')
+    try:
+        if table.kind == 'parameters':
+            measured, unavailable, sets, errors = _measure_parameters(table, networks), {}, {}, {}
+        else:
+            measured, unavailable, sets, errors = _measure_images(
+                table, out_dir, work, build, hq_sources(table, hq), networks,
+                (seed, max_images, keys, tuple(exclude)), device, batch_size, fid_ref, weights or {}, progress, log)
+        result = assemble(table, measured, unavailable)
+        result['measured_on'] = sets
+        result['errors'] = errors
+        result['options'] = {'seed': seed, 'max_images': max_images, 'keys': keys, 'exclude': list(exclude),
+                             'device': device, 'fid_reference': fid_ref, 'checkpoints': checkpoints,
+                             'checkpoint_opts': checkpoint_opts}
+        write_outputs(table, result, work)
+        if os.path.exists(final):
+            old = final + '.old'
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(work, final)
+            shutil.rmtree(old)
+        else:
+            os.replace(work, final)
+    finally:
+        if os.path.exists(work):
+            shutil.rmtree(work)
+    result['folder'] = final
+    return result
+
+
+def _measure_parameters(table, networks):
+    """Parameter counts: the paper configuration of the table's method, and every checkpoint's network."""
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    from ..utils.benchmark_models import method_options
+    measured = {}
+    blocks = {}
+    if table.ours:
+        blocks[table.ours] = method_options(paper_method(table), 'paper')['network_g']
+    blocks.update({name: block for name, (block, _, _) in networks.items()})
+    for name, block in blocks.items():
+        options = dict(block)
+        net = ARCH_REGISTRY.get(options.pop('type'))(**options)
+        measured[name] = {c.key: count_parameters(net) for c in table.columns}
+        del net
+    return measured
+
+
+def paper_method(table):
+    """The registry name of the paper's method (the papers' files name it under ``paper.method``)."""
+    from .tables import load_paper
+    return load_paper(table.paper)[0]['method']
+
+
+def _measure_images(table, out_dir, work, build, sources, networks, selection, device, batch_size, fid_ref,
+                    weights, progress, log):
+    from ..metrics.report import compute_report, write_report
+    restorers = {name: FaceRestorer(build_network(block, path, key, device), get_spec(block['type']), device)
+                 for name, (block, path, key) in networks.items()}
+    ckpt_keys = {name: _fingerprint(file_fingerprint(path), block) for name, (block, path, _) in networks.items()}
+    measured, unavailable, sets, errors = {}, {}, {}, {}
+    options = {k: table.metric_options[k] for k in ('color_space', 'crop_border', 'arcface_arch')
+               if k in table.metric_options}
+    for protocol, subset in table.measured_on:
+        recipe = get_protocol(protocol)
+        set_root = testset(build, out_dir, protocol, sources[protocol], *selection)
+        sets[f'{protocol}/{subset}'] = {'folder': os.path.abspath(os.path.join(set_root, subset)),
+                                        'source': os.path.abspath(sources[protocol])}
+        lq_dir = os.path.join(set_root, subset, 'lq')
+        gt_dir = os.path.join(set_root, subset, 'gt') if recipe['reference'] else None
+        columns = [c for c in table.columns if (c.protocol, c.subset) == (protocol, subset)]
+        names = list(dict.fromkeys(c.metric for c in columns if c.metric in METRICS))
+        folders = {input_name(table): input_row_folder(
+            lq_dir, gt_dir, os.path.join(out_dir, 'outputs', 'Input', os.path.basename(os.path.dirname(set_root)),
+                                         subset))}
+        if table.gt_row and gt_dir:
+            folders[table.gt_row] = gt_dir
+        seconds = {}
+        for name, restorer in restorers.items():
+            folder = os.path.join(out_dir, 'outputs', f'{_safe(name)}-{ckpt_keys[name]}',
+                                  os.path.basename(os.path.dirname(set_root)), subset)
+            controls = subset_controls(recipe, subset)
+            log(f'{table.name}: {name} on {protocol}/{subset}')
+            if any(c.metric == 'time' for c in columns):
+                seconds[name] = restore_timed(restorer, lq_dir, folder, controls)
+            else:
+                restorer.controls = controls
+                summary = run_aligned(collect_inputs(lq_dir), restorer, folder, batch_size, progress=progress)
+                if summary.skipped:
+                    log(f'  skipped: {summary.skipped}')
+            folders[name] = folder
+        report = None
+        if names:
+            report, timings = compute_report(folders, gt_dir=gt_dir, metric_names=names, device=device,
+                                             fid_reference=fid_ref, weights=weights, progress=progress, **options)
+            write_report(report, timings, os.path.join(work, 'metrics', protocol, subset))
+            for metric, reason in report['unavailable'].items():
+                unavailable.setdefault(metric, reason)
+            for row, errs in report['errors'].items():
+                errors.setdefault(row, []).extend(f'{protocol}/{subset} {e["image"]}: {e["error"]}' for e in errs)
+        for row in folders:
+            values = measured.setdefault(row, {})
+            for col in columns:
+                if col.metric == 'time':
+                    values[col.key] = seconds.get(row)
+                elif report is not None and col.metric not in report['unavailable']:
+                    values[col.key] = report['summary'][row].get(col.metric)
+    return measured, unavailable, sets, errors
+
+
+def input_name(table):
+    """The measured degraded-input row's name: the paper's (Input / Bicubic) or 'Input'."""
+    return table.input_row or 'Input'
+
+
+def _safe(name):
+    return ''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in name)
+
+
+# ------------------------------------------------------------------------------------------------ the table
+
+
+def assemble(table, measured, unavailable):
+    """Paper rows, measured rows and their differences, as ``table.json`` holds them.
+
+    A measured row is paired with the paper row of the same name (case and spaces ignored; the name 'ours'
+    means the paper's own method); the difference is measured - paper per cell where both exist.
+    """
+    rows = []
+    paired = {}
+    for name in measured:
+        paper_row = table.row(table.ours if name.lower() == 'ours' and table.ours else name)
+        if paper_row is not None:
+            paired[id(paper_row)] = name
+    for paper_row in table.rows:
+        entry = {'method': paper_row.method, 'group': paper_row.group, 'info': paper_row.info,
+                 'paper': dict(paper_row.values)}
+        name = paired.get(id(paper_row))
+        if name is not None:
+            entry.update(measured_as=name, measured=_values(table, measured[name]),
+                         difference=_difference(table, paper_row.values, measured[name]))
+        rows.append(entry)
+    for name in measured:
+        if name not in paired.values():
+            rows.append({'method': name, 'group': None, 'info': {}, 'paper': None, 'measured_as': name,
+                         'measured': _values(table, measured[name]), 'difference': None})
+    columns = [{'key': c.key, 'label': c.label, 'metric': c.metric, 'protocol': c.protocol, 'subset': c.subset,
+                'dataset': c.dataset, 'x': c.x, 'definition': _definition(table, c)} for c in table.columns]
+    return {'paper': table.paper, 'table': table.table_id, 'caption': table.caption, 'kind': table.kind,
+            'protocol_note': table.protocol_note, 'dataset': table.dataset, 'num_images': table.num_images,
+            'resolution': table.resolution, 'degradation': table.degradation, 'metric_notes': table.metric_notes,
+            'columns': columns, 'rows': rows, 'unavailable': unavailable}
+
+
+def _values(table, values):
+    return {c.key: values.get(c.key) for c in table.columns}
+
+
+def _difference(table, paper, values):
+    out = {}
+    for c in table.columns:
+        p, m = paper.get(c.key), values.get(c.key)
+        out[c.key] = m - p if p is not None and m is not None and math.isfinite(p) and math.isfinite(m) else None
+    return out
+
+
+def _definition(table, column):
+    if column.metric in EXTRA_METRICS:
+        return EXTRA_METRICS[column.metric]
+    from ..metrics.catalog import variant
+    return variant(column.metric, **{k: v for k, v in table.metric_options.items()})
+
+
+def _decimals(table, column):
+    """Digits shown for a column: as many as the paper prints (its longest number), else the metric's."""
+    printed = [len(repr(float(r.values[column.key])).split('.')[1]) for r in table.rows
+               if r.values[column.key] is not None and math.isfinite(r.values[column.key])]
+    if printed and max(printed) > 1:
+        return max(printed)
+    return METRICS[column.metric].decimals if column.metric in METRICS else 3
+
+
+def _cell(value, decimals, signed=False):
+    if value is None:
+        return '-'
+    if isinstance(value, float) and math.isinf(value):
+        return '∞' if value > 0 else '-∞'
+    return f'{value:+.{decimals}f}' if signed else f'{value:.{decimals}f}'
+
+
+def markdown(table, result):
+    """The table as markdown: each paper row, then its measured row and the difference, then unpaired rows."""
+    cols = table.columns
+    decimals = [_decimals(table, c) for c in cols]
+    groups = any(r['group'] for r in result['rows'])
+    head = ['Method'] + (['Group'] if groups else []) + ['Source'] + [c.label for c in cols]
+    lines = [f'# {table.paper.upper()} Table {table.table_id}: {table.caption}', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for row in result['rows']:
+        prefix = [row['method']] + ([row['group'] or ''] if groups else [])
+        sources = []
+        if row['paper'] is not None:
+            sources.append(('paper', row['paper'], False))
+        if row.get('measured') is not None:
+            sources.append(('measured' if row['paper'] is not None else 'measured (no paper row)',
+                            row['measured'], False))
+        if row.get('difference') is not None:
+            sources.append(('difference', row['difference'], True))
+        for i, (source, values, signed) in enumerate(sources):
+            cells = [_cell(values.get(c.key), d, signed) for c, d in zip(cols, decimals)]
+            lines.append('| ' + ' | '.join((prefix if i == 0 else [''] * len(prefix)) + [source] + cells) + ' |')
+    lines += ['', f'Protocol: {table.dataset}; {table.resolution} px; {table.degradation}.']
+    if table.protocol_note:
+        lines.append(f'Note: {table.protocol_note}')
+    if table.metric_notes:
+        lines.append(f'Metrics (paper): {table.metric_notes}')
+    for col in result['columns']:
+        lines.append(f'- {col["label"]}: {col["definition"]}' + (f' [{col["protocol"]}/{col["subset"]}]'
+                                                                  if col['protocol'] else ''))
+    for metric, reason in result['unavailable'].items():
+        lines.append(f'- {metric}: unavailable ({reason})')
+    for name, info in result.get('measured_on', {}).items():
+        lines.append(f'- test set {name}: {info["folder"]} (from {info["source"]})')
+    for row, errs in result.get('errors', {}).items():
+        lines += [f'- {row}: skipped {e}' for e in errs]
+    return '\n'.join(lines) + '\n'
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return 'inf' if value > 0 else ('-inf' if value < 0 else 'nan')
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_outputs(table, result, folder):
+    """``table.md``, ``table.csv``, ``table.json`` and, for sweeps, ``sweep.png`` into ``folder``."""
+    write_atomic(os.path.join(folder, 'table.md'), markdown(table, result).encode())
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(['method', 'group', 'source'] + [c.key for c in table.columns])
+    for row in result['rows']:
+        for source in ('paper', 'measured', 'difference'):
+            values = row.get(source)
+            if values is not None:
+                writer.writerow([row['method'], row['group'] or '', source] +
+                                ['' if values.get(c.key) is None else repr(values[c.key]) for c in table.columns])
+    write_atomic(os.path.join(folder, 'table.csv'), buf.getvalue().encode())
+    write_atomic(os.path.join(folder, 'table.json'),
+                 json.dumps(_json_safe(copy.deepcopy(result)), indent=1, ensure_ascii=False).encode())
+    if table.sweep:
+        plot_sweep(table, result, os.path.join(folder, 'sweep.png'))
+
+
+def plot_sweep(table, result, path):
+    """PSNR (or the sweep's metric) against the swept parameter: paper curves dashed, measured solid."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    xs = [c.x for c in table.columns]
+    numeric = all(isinstance(x, (int, float)) for x in xs)
+    positions = xs if numeric else list(range(len(xs)))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, row in enumerate(result['rows']):
+        color = f'C{i % 10}'
+        for source, style in (('paper', '--'), ('measured', '-')):
+            values = row.get(source)
+            if values is None:
+                continue
+            ys = [np.nan if values.get(c.key) is None else values[c.key] for c in table.columns]
+            label = f'{row["method"]} ({source})' if source == 'measured' or row.get('measured') else row['method']
+            ax.plot(positions, ys, style, marker='o' if source == 'measured' else '.', color=color, label=label)
+    if not numeric:
+        ax.set_xticks(positions, [str(x) for x in xs])
+    metric = table.columns[0].metric
+    ax.set_xlabel(table.sweep.get('axis', ''))
+    ax.set_ylabel(METRICS[metric].label if metric in METRICS else metric)
+    ax.set_title(f'{table.paper.upper()} Table {table.table_id}: paper (dashed) vs measured (solid)', fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=100, metadata={'Software': None})
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())

@@ -1,0 +1,200 @@
+"""scripts/reproduce.py end to end: every paper table on a few real faces, with a tiny random checkpoint of the
+paper's method (self-describing, saved here and loaded through the inference loading code) as its row."""
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from helpers import REPO
+
+from facesr_arch.data.testset_protocols import PROTOCOLS
+from facesr_arch.reproduce.tables import all_tables, load_paper
+from facesr_arch.utils.benchmark_models import method_options
+from facesr_arch.utils.weights import NETWORK_KEY
+
+sys.path.insert(0, os.path.join(REPO, 'scripts'))
+import reproduce  # noqa: E402
+
+TABLES = all_tables()
+# quick look: the 512 and 1024 px protocols run at this side (and the tiny networks are built for it)
+SMALL = 256
+
+
+def tiny_checkpoint(folder, method, size, **options):
+    """A random tiny network of ``method`` producing ``size`` px faces, saved with its description."""
+    from basicsr.utils.registry import ARCH_REGISTRY
+    block = method_options(method, 'tiny')['network_g']
+    if method == 'CFGPFSSR':
+        block.update(out_size=size, in_size=size // 16)
+    elif method != 'WNet':
+        block['out_size'] = size
+    block.update(options)
+    kwargs = dict(block)
+    torch.manual_seed(0)
+    net = ARCH_REGISTRY.get(kwargs.pop('type'))(**kwargs)
+    path = os.path.join(folder, f'{method}_{size}_{"_".join(map(str, options.values()))}.pth')
+    torch.save({NETWORK_KEY: block, 'params': net.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def faces(ffhq_small_dir, tmp_path_factory):
+    """Two of the small FFHQ faces under non-numeric names: numeric stems would be taken for CelebA-HQ
+    indices, and MPCNet's protocols refuse faces of its parser-training list."""
+    folder = tmp_path_factory.mktemp('faces')
+    for name in sorted(os.listdir(ffhq_small_dir))[:2]:
+        (folder / f'ffhq_{name}').write_bytes(open(os.path.join(ffhq_small_dir, name), 'rb').read())
+    return str(folder)
+
+
+@pytest.fixture(scope='module')
+def shared_out(tmp_path_factory):
+    """One output folder for the module, so tables on the same protocol reuse the cached test set."""
+    return str(tmp_path_factory.mktemp('reproduce'))
+
+
+def _shrink(options):
+    """Degradation options with every ``out_size`` (the LQ side of the blind degradations) set to SMALL."""
+    if isinstance(options, dict):
+        return {k: SMALL if k == 'out_size' and v else _shrink(v) for k, v in options.items()}
+    return options
+
+
+@pytest.fixture
+def small_protocols(monkeypatch):
+    """The protocols above SMALL px at SMALL px (their degradations otherwise unchanged)."""
+    for name, recipe in PROTOCOLS.items():
+        if any(subset['gt_size'] > SMALL for subset in recipe['subsets'].values()):
+            small = copy.deepcopy(recipe)
+            for subset in small['subsets'].values():
+                subset['gt_size'] = min(subset['gt_size'], SMALL)
+                subset['degradation'] = _shrink(subset['degradation'])
+            monkeypatch.setitem(PROTOCOLS, name, small)
+
+
+@pytest.fixture(autouse=True)
+def no_metric_weights(tmp_path, monkeypatch):
+    """An empty TORCH_HOME: metrics needing downloaded weights are reported unavailable (nothing downloads)."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+
+
+def test_list_names_every_table(capsys):
+    assert reproduce.main(['--list']) == 0
+    out = capsys.readouterr().out
+    for table in TABLES:
+        assert f'{table.paper} {table.table_id} [{table.kind}]' in out
+
+
+def test_help_does_not_import_torch():
+    code = ("import runpy, sys\nsys.argv = ['reproduce.py', '--help']\n"
+            "try:\n    runpy.run_path('scripts/reproduce.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('torch imported:', 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert '--checkpoint NAME=PATH' in out and 'torch imported: False' in out
+
+
+@pytest.mark.parametrize('table', TABLES, ids=lambda t: f'{t.paper}_{t.table_id}')
+def test_table_end_to_end(table, faces, shared_out, small_protocols, capsys):
+    method = load_paper(table.paper)[0]['method']
+    options = {'blind': True} if table.protocol == 'gcfsr_blind_celeba_test' else {}
+    ckpt = tiny_checkpoint(shared_out, method, min(table.resolution, SMALL), **options)
+    # a parameter table measures the paper configuration as its own row; the checkpoint is an extra row
+    name = 'tiny' if table.kind == 'parameters' else table.ours
+    args = ['--paper', table.paper, '--table', table.table_id, '--out', shared_out, '--device', 'cpu',
+            '--checkpoint', f'{name}={ckpt}',
+            '--max-images', '2' if table.kind == 'runtime' else '1']
+    if table.kind != 'parameters':
+        args += ['--hq', faces]
+    assert reproduce.main(args) == 0
+    folder = os.path.join(shared_out, f'{table.paper}_table{table.table_id}')
+    assert {'table.md', 'table.csv', 'table.json'} <= set(os.listdir(folder))
+    assert os.path.isfile(os.path.join(folder, 'sweep.png')) == bool(table.sweep)
+    with open(os.path.join(folder, 'table.json')) as f:
+        result = json.load(f)
+    rows = {}
+    for row in result['rows']:  # the first of a name, as in the pairing (W-Net Table 1 has two modes)
+        rows.setdefault(row['method'], row)
+    assert [r.method for r in table.rows] == [r['method'] for r in result['rows'][:len(table.rows)]]
+    ours = rows[table.ours]
+    assert ours['measured_as'] == table.ours and rows[name]['measured'] is not None
+    measurable = [c for c in table.columns if c.metric not in result['unavailable']]
+    assert set(result['unavailable']) | {c.metric for c in measurable} == {c.metric for c in table.columns}
+    for metric, reason in result['unavailable'].items():
+        assert reason, metric
+    for col in measurable:
+        value = ours['measured'][col.key]
+        if value is None:  # a metric may fail on an image (NIQE on a flat random output): listed, not hidden
+            assert any(f'{col.metric} failed' in e for e in result['errors'][table.ours]), col.key
+            continue
+        assert isinstance(value, float) and math.isfinite(value), (col.key, value)
+        paper = ours['paper'][col.key]
+        if isinstance(paper, (int, float)):
+            assert ours['difference'][col.key] == pytest.approx(value - paper)
+    if table.kind != 'parameters':
+        name = table.input_row or 'Input'
+        assert rows[name]['measured'] is not None
+        for col in measurable:
+            if col.metric in ('psnr', 'psnr_y'):
+                assert rows[name]['measured'][col.key] > ours['measured'][col.key]  # random weights lose
+    else:
+        # GCFSR at its paper configuration, built by the plugin: the paper's count within 0.1 M
+        assert ours['measured']['parameters'] == pytest.approx(66.69, abs=0.1)
+    markdown = capsys.readouterr().out
+    assert f'{table.paper.upper()} Table {table.table_id}' in markdown and 'Written:' in markdown
+
+
+def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
+    """A set is built once per (protocol, seed, image limit, input files); changed inputs rebuild it."""
+    from facesr_arch.reproduce.runner import testset
+    from make_testset import make_testset
+    calls = []
+
+    def build(*args, **kwargs):
+        calls.append(args)
+        return make_testset(*args, **kwargs)
+
+    faces = tmp_path / 'faces'
+    faces.mkdir()
+    for name in sorted(os.listdir(ffhq_small_dir))[:1]:
+        (faces / name).write_bytes(open(os.path.join(ffhq_small_dir, name), 'rb').read())
+    first = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces))
+    assert testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces)) == first and len(calls) == 1
+    assert os.listdir(os.path.join(first, 'x4', 'gt')) == sorted(os.listdir(faces))
+    other_seed = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces), seed=1)
+    assert other_seed != first and len(calls) == 2
+    name = sorted(os.listdir(faces))[0]
+    (faces / f'copy_{name}').write_bytes((faces / name).read_bytes())
+    changed = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces))
+    assert changed != first and len(calls) == 3 and len(os.listdir(os.path.join(changed, 'x4', 'gt'))) == 2
+    assert not [n for n in os.listdir(tmp_path / 'out' / 'testsets') if n.startswith('.')]  # no leftovers
+    key_list = tmp_path / 'keys.txt'
+    key_list.write_text(f'# one face\n{os.path.splitext(name)[0]}\n')
+    chosen = testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces), keys=str(key_list))
+    assert os.listdir(os.path.join(chosen, 'x4', 'gt')) == [f'{os.path.splitext(name)[0]}.png'] and len(calls) == 4
+    # 'paper' where the protocol has no key list (Helen: the faces given) is every input face: the cached set
+    assert testset(build, str(tmp_path / 'out'), 'wnet_helen', str(faces), keys='paper') == changed
+
+
+def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):
+    """A bare checkpoint (params only) runs with --checkpoint-opt; without it the error says what to pass."""
+    import yaml
+    described = torch.load(tiny_checkpoint(str(tmp_path), 'WNet', 128), weights_only=True)
+    bare = str(tmp_path / 'bare.pth')
+    torch.save({'params': described['params']}, bare)
+    opt = tmp_path / 'test_wnet.yml'
+    opt.write_text(yaml.safe_dump({'network_g': described[NETWORK_KEY]}))
+    args = ['--paper', 'wnet', '--table', '3', '--out', str(tmp_path / 'out'), '--device', 'cpu', '--hq',
+            ffhq_small_dir, '--max-images', '1', '--checkpoint', f'Exp.H={bare}']
+    assert reproduce.main(args) == 2
+    assert 'give its option file with --checkpoint-opt Exp.H=OPTION_FILE.yml' in capsys.readouterr().err
+    assert reproduce.main(args + ['--checkpoint-opt', f'Exp.H={opt}']) == 0
+    with open(tmp_path / 'out' / 'wnet_table3' / 'table.json') as f:
+        row = next(r for r in json.load(f)['rows'] if r['method'] == 'Exp.H')
+    assert isinstance(row['measured']['psnr'], float) and row['difference']['psnr'] == pytest.approx(
+        row['measured']['psnr'] - 31.63)
