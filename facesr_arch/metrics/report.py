@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image
+from facesr_arch.data.image_io import ImageDecodeError, images_by_stem, read_image
 
 from .catalog import METRICS, build_metric, variant
 from .identity import threshold_curve
@@ -43,26 +43,15 @@ def pair_files(result_dir, gt_dir=None):
     Raises:
         ValueError: Two images of one folder share a stem (e.g. ``a.png`` and ``a.jpg``).
     """
-    results = _by_stem(result_dir)
+    results = images_by_stem(result_dir)
     if gt_dir is None:
         return [(stem, path, None) for stem, path in results.items()], {'results_without_gt': [],
                                                                          'gt_without_result': []}
-    gts = _by_stem(gt_dir)
+    gts = images_by_stem(gt_dir)
     pairs = [(stem, results[stem], gts[stem]) for stem in results if stem in gts]
     unmatched = {'results_without_gt': [s for s in results if s not in gts],
                  'gt_without_result': [s for s in gts if s not in results]}
     return pairs, unmatched
-
-
-def _by_stem(folder):
-    files = {}
-    for path in list_images(folder):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if stem in files:
-            raise ValueError(f'{folder}: {os.path.basename(files[stem])} and {os.path.basename(path)} share the '
-                             f'stem {stem!r}; pairing by stem needs one image per stem')
-        files[stem] = path
-    return dict(sorted(files.items()))
 
 
 def _to_tensor(img):
