@@ -49,10 +49,29 @@ def pair_files(result_dir, gt_dir=None):
         return [(stem, path, None) for stem, path in results.items()], {'results_without_gt': [],
                                                                          'gt_without_result': []}
     gts = images_by_stem(gt_dir)
+    suffix = test_output_suffix(results, gts)
+    if suffix:
+        results = {stem[:-len(suffix)]: path for stem, path in results.items()}
     pairs = [(stem, results[stem], gts[stem]) for stem in results if stem in gts]
     unmatched = {'results_without_gt': [s for s in results if s not in gts],
                  'gt_without_result': [s for s in gts if s not in results]}
+    if suffix:
+        unmatched['suffix_removed'] = suffix
     return pairs, unmatched
+
+
+def test_output_suffix(results, gts):
+    """The suffix BasicSR's test loop appends to every output (``<key>_<val.suffix or name>.png``), when no
+    result stem is a GT stem and removing one common suffix pairs every result with a GT; else None."""
+    if not results or set(results) & set(gts):
+        return None
+    first = next(iter(results))
+    for stem in gts:
+        if first.startswith(stem + '_'):
+            suffix = first[len(stem):]
+            if all(r.endswith(suffix) and r[:-len(suffix)] in gts for r in results):
+                return suffix
+    return None
 
 
 def _to_tensor(img):
@@ -98,7 +117,7 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
 
     Returns:
         dict: ``per_image`` {metric: {stem: value}}, ``seconds`` {metric: s}, ``unmatched``, ``errors``,
-        ``images`` (number of pairs).
+        ``images`` (number of pairs), ``paths`` ({stem: result file} of the pairs).
     """
     pairs, unmatched = pair_files(result_dir, gt_dir)
     per_image = {name: {} for name in scorers}
@@ -122,7 +141,7 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
                 per_image[name].update(zip(stems, values.double().cpu().tolist()))
             bar.update(len(stems))
     return {'per_image': per_image, 'seconds': seconds, 'unmatched': unmatched, 'errors': errors,
-            'images': len(pairs)}
+            'images': len(pairs), 'paths': {stem: path for stem, path, _ in pairs}}
 
 
 def build_scorers(names, device, options, weights):
@@ -200,7 +219,7 @@ def compute_report(methods, gt_dir=None, metric_names=None, device='cpu', batch_
         if 'fid' in scorers:
             start = time.perf_counter()
             try:
-                summary['fid'] = _fid_on(scorers['fid'], folder, common, fid_reference)
+                summary['fid'] = _fid_on(scorers['fid'], folder, scored[method]['paths'], common, fid_reference)
             except ValueError as err:
                 summary['fid'] = None
                 scored[method]['errors'].append({'image': None, 'error': f'FID: {err}'})
@@ -242,12 +261,12 @@ def common_images(scored):
     return sorted(set.intersection(*sets))
 
 
-def _fid_on(fid, folder, stems, reference):
-    """FID of the images of ``folder`` with these stems (a folder of links when they are not all of them)."""
-    files = images_by_stem(folder)
+def _fid_on(fid, folder, paths, stems, reference):
+    """FID of the images ``paths[stem]`` of ``folder`` (a folder of links when they are not all its images)."""
     if not stems:
         raise ValueError('no image common to every method')
-    if set(files) == set(stems):
+    files = {stem: paths[stem] for stem in stems}
+    if len(images_by_stem(folder)) == len(files):
         return fid(folder, reference)
     with tempfile.TemporaryDirectory(prefix='fid_common_') as subset:
         for stem in stems:
@@ -299,8 +318,11 @@ def markdown_table(report):
         lines.append(f'- {METRICS[name].label}: unavailable ({reason})')
     for method in methods:
         unmatched = report['unmatched'][method]
+        if unmatched.get('suffix_removed'):
+            lines.append(f"- {method}: result names end with {unmatched['suffix_removed']!r} (BasicSR test outputs), "
+                         'removed to pair them with the GT')
         for side, stems in unmatched.items():
-            if stems:
+            if stems and side != 'suffix_removed':
                 lines.append(f'- {method}: {len(stems)} {side.replace("_", " ")}: {", ".join(stems)}')
         if report['excluded'][method]:
             lines.append(f"- {method}: {len(report['excluded'][method])} image(s) excluded (not scored for every "
