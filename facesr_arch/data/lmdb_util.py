@@ -40,22 +40,26 @@ def check_lmdb_integrity(lmdb_path):
     """Raise :class:`LmdbIntegrityError` unless ``data.mdb`` holds every page the environment records.
 
     Opening reads only the two meta pages at the start of the file, so a truncated file is detected here
-    instead of by a SIGBUS at the first read of a missing page.
+    instead of by a SIGBUS at the first read of a missing page. The environment stays open for this process
+    (see :func:`open_lmdb`).
     """
+    open_lmdb(lmdb_path)
+
+
+def _open_checked(lmdb_path):
     data = os.path.join(lmdb_path, 'data.mdb')
     size = os.path.getsize(data)
     try:
-        env = lmdb.open(lmdb_path, readonly=True, lock=False, readahead=False, meminit=False, max_readers=1)
+        env = lmdb.open(lmdb_path, readonly=True, lock=False, readahead=False, meminit=False)
     except lmdb.Error as err:
         raise LmdbIntegrityError(f'{data} is not a readable LMDB file ({" ".join(str(err).split())}, '
                                  f'{size} bytes); rebuild it with scripts/create_lmdb.py') from None
-    try:
-        needed = (env.info()['last_pgno'] + 1) * env.stat()['psize']
-    finally:
-        env.close()
+    needed = (env.info()['last_pgno'] + 1) * env.stat()['psize']
     if size < needed:
+        env.close()
         raise LmdbIntegrityError(f'{data} is truncated: {size} bytes, the LMDB records {needed} (an interrupted '
                                  'copy or a full disk?); copy it again or rebuild it with scripts/create_lmdb.py')
+    return env
 
 
 def read_meta_keys(lmdb_path):
@@ -94,8 +98,7 @@ def open_lmdb(lmdb_path):
     and an environment must not cross a fork, so DataLoader workers each open their own."""
     key = (os.getpid(), os.path.abspath(lmdb_path))
     if key not in _ENVIRONMENTS:
-        check_lmdb_integrity(lmdb_path)
-        _ENVIRONMENTS[key] = lmdb.open(lmdb_path, readonly=True, lock=False, readahead=False, meminit=False)
+        _ENVIRONMENTS[key] = _open_checked(lmdb_path)  # refuses a truncated data.mdb (SIGBUS otherwise)
     return _ENVIRONMENTS[key]
 
 

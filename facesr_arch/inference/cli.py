@@ -7,7 +7,7 @@ import torch
 
 from ..utils.safety import check_writable, run_cli
 from .loading import build_network, network_config, parse_net_options
-from .manifest import claim_output_dir, run_settings
+from .manifest import claim_output_dir, file_sha256, run_settings
 from .runner import FaceRestorer, run_aligned, run_whole_images
 from .sources import check_output_dir, collect_inputs
 from .specs import Controls, get_spec
@@ -84,14 +84,16 @@ def _main(argv=None):
     check_writable(args.output, 'output folder')
     items = collect_inputs(args.input)
     restorer, (block, weights, param_key) = restorer_from_args(args, return_config=True)
-    whole = {'detector': args.detector, 'detector_net': args.detector_net, 'det_threshold': args.det_threshold,
-             'max_faces': args.max_faces, 'outscale': args.outscale} if args.whole_image else None
+    whole = None
+    if args.whole_image:
+        detector = load_detector(args.detector, args.detector_net, args.device)
+        whole = {'detector_sha256': file_sha256(args.detector), 'detector_net': args.detector_net,
+                 'det_threshold': args.det_threshold, 'max_faces': args.max_faces, 'outscale': args.outscale}
     settings = run_settings(block, weights, param_key, restorer.controls, autocast=args.autocast, whole_image=whole)
     claim_output_dir(args.output, settings, [item.key for item in items], weights)
     print(f'{restorer.spec.name}: {len(items)} input(s) from {args.input} -> {args.output} on {args.device} '
           f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size})', flush=True)
     if args.whole_image:
-        detector = load_detector(args.detector, args.detector_net, args.device)
         summary = run_whole_images(items, restorer, detector, args.output, args.batch_size, args.overwrite,
                                    not args.no_progress, args.det_threshold, args.max_faces, args.outscale)
     else:
