@@ -290,6 +290,19 @@ def check_data_paths(opt):
                     raise OptionError(f'datasets.{phase}.{key}: {err}') from None
 
 
+def check_checkpoint_files(opt):
+    """Open each ``path.pretrain_network_*`` checkpoint with ``weights_only=True`` (tensor data mapped, not read),
+    so that a pickle carrying code or a truncated file is refused at launch in one line (checked at launch, like
+    :func:`check_data_paths`)."""
+    from .weights import safe_load
+    for key, value in (opt.get('path') or {}).items():
+        if key.startswith('pretrain_network') and value:
+            try:
+                safe_load(os.path.expanduser(value), f'path.{key}', mmap=True)
+            except ValueError as err:
+                raise OptionError(str(err)) from None
+
+
 def check_validation_weights(opt):
     """Build each ``val.metrics`` entry of this package that needs weight files (LPIPS, identity, ...), so that a
     missing or refused file fails at launch, not at the first validation hours later (checked at launch,

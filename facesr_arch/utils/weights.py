@@ -2,6 +2,7 @@
 import os
 import pickle
 import warnings
+import zipfile
 
 import torch
 
@@ -33,8 +34,14 @@ def require_file(path, what, how_to_get):
     return path
 
 
-def safe_load(path, what, map_location='cpu'):
+def safe_load(path, what, map_location='cpu', mmap=False):
     """``torch.load(path, weights_only=True)`` with one-line errors.
+
+    Args:
+        path (str): Checkpoint file.
+        what (str): What it is, for messages.
+        map_location (str | torch.device): Where tensors land. Default: 'cpu'.
+        mmap (bool): Map tensor data instead of reading it (cheap checks of large files; zip checkpoints only).
 
     Raises:
         ValueError: The file holds pickled Python objects (code), which are refused and not loaded; or it is
@@ -43,7 +50,8 @@ def safe_load(path, what, map_location='cpu'):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # torch's notes on pickle protocols: noise next to the message
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location=map_location, weights_only=True,
+                              mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError:
         raise ValueError(f'{path} ({what}) holds pickled Python objects (code), not only tensors: it was refused and '
                          'not loaded (running code from a checkpoint is never done). Use a checkpoint of tensors: '
