@@ -3,9 +3,9 @@
     python scripts/create_lmdb.py --input datasets/FFHQ/images1024x1024 --output datasets/FFHQ/ffhq_1024.lmdb
 
 Unreadable images, and files whose stem cannot be a BasicSR LMDB key (printable ASCII without whitespace or
-'.', see ``facesr_arch/data/lmdb_util.py``), are listed and skipped; the map size is computed from the encoded data; an existing
-output is never overwritten unless ``--overwrite`` is given. The LMDB is built in a temporary folder
-beside the output and renamed into place when complete.
+'.', see ``facesr_arch/data/lmdb_util.py``), are listed and skipped; the map size is computed from the encoded
+data; an existing output is never overwritten unless ``--overwrite`` is given. The LMDB is built in a temporary
+folder beside the output and renamed into place when complete (an older one is removed only then).
 """
 import argparse
 import os

@@ -165,6 +165,8 @@ def _check_val(val):
             continue
         func = _lookup(METRIC_REGISTRY, block['type'], f'val.metrics.{name}')
         check_values(func, block, f'val.metrics.{name}', skip=('type', 'better'))
+        if block.get('crop_border') is not None:  # BasicSR's metric functions take it without a default
+            check_number(block['crop_border'], f'val.metrics.{name}.crop_border', 0, True)
 
 
 def _check_dataset_values(block, where):
