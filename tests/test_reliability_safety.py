@@ -348,7 +348,7 @@ def test_validation_metric_without_weights_fails_at_launch(ffhq_small_lmdb, work
     ({'train': {'ema_decay': 1.5}}, 'train.ema_decay must be in'),
     ({'val': {'save_img': 'no'}}, 'val.save_img must be true or false'),
     ({'val': {'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': '4'}}}},
-     "val.metrics.psnr.crop_border must be a number"),
+     "val.metrics.psnr.crop_border must be an integer >= 0, got '4'"),
     ({'train': {'pixel_opt': {'loss_weight': '1'}}}, 'train.pixel_opt.loss_weight must be a number'),
 ])
 def test_option_values_are_checked_before_anything_is_built(override, message):
@@ -483,7 +483,8 @@ def test_hostile_corpus_through_every_tool(hostile, checkpoints, ffhq_small_dir,
                                         'psnr', '--out', str(report), '--no-progress'])
     assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
     table = (report / 'metrics.md').read_text()
-    assert 'skipped truncated: ' in table and 'skipped tiny: size' in table and '| mixed | 6 |' in table
+    assert '| mixed | 6 |' in table and 'skipped tiny: size (4, 4) differs from GT' in table
+    assert 'results without gt: corrupt, nonsquare, truncated, truncated_jpeg, zero' in table
     one_line_error(run('calculate_metrics.py', [hostile['dups'], '--gt', hostile['mixed'], '--metrics', 'psnr',
                                                 '--out', str(report), '--no-progress']), 'share the stem')
     assert tree_hashes(hostile['root']) == corpus and not os.path.exists(hostile['marker'])
