@@ -242,7 +242,7 @@ def test_metrics_compare_methods_on_the_images_all_have(ffhq_small_dir, tmp_path
     assert table.splitlines()[0].startswith('| Method | N |') and '| A | 2 |' in table and '| B | 2 |' in table
     assert f'A: 1 image(s) excluded (not scored for every method): {stems[0]}' in table
     assert (out / 'metrics.csv').read_text().splitlines()[1].startswith('A,2,')
-    assert no_staging_left(tmp_path)
+    assert no_staging_left(tmp_path) and no_staging_left(out)
 
 
 def test_metrics_exit_non_zero_when_nothing_could_be_scored(ffhq_small_dir, tmp_path):

@@ -335,18 +335,16 @@ def markdown_table(report):
 def write_report(report, timings, out_dir):
     """Write metrics.md / .csv / .json, per_image.csv, timings.json and the PNG charts into ``out_dir``.
 
-    The files are written into a temporary folder beside ``out_dir`` and each is renamed into place when all
+    The files are written into a temporary folder inside ``out_dir`` and each is renamed into place when all
     are complete: a failure leaves an earlier report whole, and other files of ``out_dir`` are kept.
 
     Returns:
         dict[str, str]: Output kind -> path.
     """
     out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f'.tmp_{os.path.basename(out_dir)}_', dir=parent) as tmp:
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix='.tmp_report_', dir=out_dir) as tmp:
         staged = _write_report_files(report, timings, tmp)
-        os.makedirs(out_dir, exist_ok=True)
         for path in staged.values():
             os.replace(path, os.path.join(out_dir, os.path.basename(path)))
     return {kind: os.path.join(out_dir, os.path.basename(path)) for kind, path in staged.items()}

@@ -78,8 +78,8 @@ def staged_folder(destination, overwrite=False):
     if os.path.exists(destination) and not overwrite:
         raise FileExistsError(f'{destination} exists; pass --overwrite to replace it (it is replaced only once '
                               'the new one is complete)')
-    check_writable(destination)
     parent = os.path.dirname(destination)
+    check_writable(parent)  # the new folder is made and renamed there
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f'.tmp_{os.path.basename(destination)}_', dir=parent)
     try:
