@@ -1,6 +1,5 @@
 """Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``)."""
 import argparse
-import os
 import sys
 
 import torch
