@@ -2,9 +2,10 @@
 
     python scripts/create_lmdb.py --input datasets/FFHQ/images1024x1024 --output datasets/FFHQ/ffhq_1024.lmdb
 
-Unreadable images are listed and skipped; the map size is computed from the encoded data; an existing
-output is never overwritten unless ``--overwrite`` is given. The LMDB is built in a temporary folder
-beside the output and renamed into place when complete.
+Unreadable images, and files whose stem cannot be a BasicSR LMDB key (printable ASCII without whitespace or
+'.', see ``facesr_arch/data/lmdb_util.py``), are listed and skipped; the map size is computed from the encoded
+data; an existing output is never overwritten unless ``--overwrite`` is given. The LMDB is built in a temporary
+folder beside the output and renamed into place when complete (an older one is removed only then).
 """
 import argparse
 import os
@@ -18,7 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image  # noqa: E402
+from facesr_arch.data.image_io import ImageDecodeError, images_by_stem, read_image  # noqa: E402
+from facesr_arch.data.lmdb_util import key_problem  # noqa: E402
+from facesr_arch.utils.safety import check_writable, refuse_input_inside, replace_folder, run_cli  # noqa: E402
 
 
 def encode_png(path, compress_level):
@@ -45,13 +48,12 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
         raise FileExistsError(f'{output_path} exists; pass --overwrite to replace it')
     if output_path.startswith(input_folder + os.sep) or output_path == input_folder:
         raise ValueError('The output LMDB must not be inside the input folder')
-    paths = list_images(input_folder)
-    if not paths:
+    refuse_input_inside([input_folder], output_path, 'LMDB')
+    by_stem = images_by_stem(input_folder)
+    if not by_stem:
         raise FileNotFoundError(f'No images (png, jpg, jpeg, bmp, tif, webp) in {input_folder}')
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup:
-        raise ValueError(f'Several files share the stem(s) {dup[:5]}; LMDB keys are file stems and must be unique')
+    stems, paths = list(by_stem), list(by_stem.values())
+    check_writable(output_path, 'LMDB')
 
     parent = os.path.dirname(output_path)
     os.makedirs(parent, exist_ok=True)
@@ -63,8 +65,9 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
         txn = env.begin(write=True)
         total_bytes = 0
         for path, key in tqdm(list(zip(paths, stems)), unit='img', desc='create_lmdb'):
-            if not key.isascii():
-                skipped.append((path, f'{path}: file name is not ASCII (BasicSR LMDB keys are ASCII); rename it'))
+            problem = key_problem(key)
+            if problem:
+                skipped.append((path, f'{path}: file name {problem}; rename the file'))
                 continue
             try:
                 data, shape = encode_png(path, compress_level)
@@ -91,9 +94,7 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
             raise ValueError(f'None of the {len(paths)} images in {input_folder} could be read')
         with open(os.path.join(tmp_dir, 'meta_info.txt'), 'w') as f:
             f.write('\n'.join(meta) + '\n')
-        if os.path.exists(output_path):
-            shutil.rmtree(output_path)
-        os.replace(tmp_dir, output_path)
+        replace_folder(tmp_dir, output_path)
     finally:
         if os.path.exists(tmp_dir):
             shutil.rmtree(tmp_dir)
@@ -107,11 +108,7 @@ def main(argv=None):
     parser.add_argument('--compress-level', type=int, default=1, help='PNG compression 0-9 (default 1)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
     args = parser.parse_args(argv)
-    try:
-        written, skipped = create_lmdb(args.input, args.output, args.compress_level, args.overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        print(f'create_lmdb: error: {err}', file=sys.stderr)
-        return 2
+    written, skipped = create_lmdb(args.input, args.output, args.compress_level, args.overwrite)
     for path, reason in skipped:
         print(f'skipped: {reason}', file=sys.stderr)
     print(f'Wrote {written} images to {args.output} ({len(skipped)} skipped)')
@@ -119,4 +116,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'create_lmdb'))

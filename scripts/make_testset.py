@@ -9,12 +9,14 @@ degradation parameters.
 Layout: OUTPUT/PROTOCOL/SUBSET/{gt,lq}/<stem>.png (and {gt,lq}.lmdb with --lmdb), OUTPUT/PROTOCOL/manifest.json.
 GTs are the HQ images area-resized to the protocol's size and stored as 8-bit PNG; the LQ of image i is
 the named degradation of that GT with the generator seeded by (seed, i). Same input, protocol and seed:
-same bytes. Read a set back with the FacePairedDataset (dataroot_lq / dataroot_gt).
+same bytes. Undecodable and non-square images are skipped and listed (manifest: ``skipped``), smaller ones
+upsampled and listed (``upsampled``). Each set is built beside OUTPUT/PROTOCOL and renamed into place when
+complete; ``--overwrite`` replaces an existing set only then, and refuses an input inside it. Read a set
+back with the FacePairedDataset (dataroot_lq / dataroot_gt).
 """
 import argparse
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -22,54 +24,91 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import facesr_arch  # noqa: E402,F401
-from facesr_arch.data.image_io import write_atomic, write_image_atomic  # noqa: E402
+from facesr_arch.data.image_io import ImageDecodeError, write_atomic, write_image_atomic  # noqa: E402
 from facesr_arch.data.image_source import ImageSource  # noqa: E402
+from facesr_arch.data.lmdb_util import key_problem  # noqa: E402
 from facesr_arch.data.testset_keys import resolve_test_keys  # noqa: E402
 from facesr_arch.data.testset_protocols import PROTOCOLS, get_protocol, make_pair  # noqa: E402
+from facesr_arch.utils.safety import check_writable, refuse_input_inside, run_cli, staged_folder  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from create_lmdb import create_lmdb  # noqa: E402
 
 
 def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=False, overwrite=False, keys=None,
-                 exclude=()):
+                 exclude=(), log=print):
     """Write one protocol's subsets and manifest; returns the manifest path.
 
     ``keys`` / ``exclude``: see ``facesr_arch.data.testset_keys.resolve_test_keys`` (None: every input image;
     'paper': the protocol's key list; or a list file / LMDB / folder).
 
+    The set is built in a temporary folder beside OUTPUT/PROTOCOL and renamed into place when complete: an
+    existing set (``overwrite``) is replaced only then, and a failed run leaves nothing behind. An image that
+    cannot be decoded, or that is not square (resizing it would distort the face), is skipped and listed
+    (``log`` and the manifest's ``skipped``); one smaller than a subset's size is upsampled and listed under
+    ``upsampled``.
+
     Raises:
         KeyError: Unknown protocol, or a listed face missing from the input.
         ValueError: The test faces overlap an excluded (training) set.
         FileExistsError: OUTPUT/PROTOCOL exists and ``overwrite`` is False.
+        UnsafeOutputError: The input lies inside OUTPUT/PROTOCOL, or the output cannot be written.
+        ValueError: No input image could be used.
     """
     recipe = get_protocol(protocol)
     root = os.path.join(output, protocol)
-    if os.path.exists(root):
-        if not overwrite:
-            raise FileExistsError(f'{root} exists; pass --overwrite to replace it')
-        shutil.rmtree(root)
-    source = ImageSource(input_root)
-    keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root)
-    keys = keys[:max_images] if max_images else keys
-    manifest = {'protocol': protocol, 'seed': seed, 'num_images': len(keys), 'keys': key_source, 'subsets': {}}
-    for subset, spec in recipe['subsets'].items():
-        gt_size, degradation = spec['gt_size'], spec['degradation']
-        records = {}
-        for index, key in enumerate(tqdm(keys, desc=f'{protocol}/{subset}', unit='img')):
-            gt, lq, record = make_pair(source.read(key), spec, np.random.default_rng([seed, index]),
-                                       recipe['reference'])
-            if gt is not None:
-                write_image_atomic(os.path.join(root, subset, 'gt', f'{key}.png'), gt)
-            write_image_atomic(os.path.join(root, subset, 'lq', f'{key}.png'), lq)
-            records[key] = record
+    refuse_input_inside([input_root], root, 'test set')
+    with staged_folder(root, overwrite) as staging:
+        source = ImageSource(input_root)
+        keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root)
+        keys = keys[:max_images] if max_images else keys
+        skipped, upsampled = {}, {}
         if lmdb:
-            for part in ('gt', 'lq') if recipe['reference'] else ('lq', ):
-                create_lmdb(os.path.join(root, subset, part), os.path.join(root, subset, f'{part}.lmdb'))
-        manifest['subsets'][subset] = {'gt_size': gt_size, 'degradation': degradation, 'images': records}
-    path = os.path.join(root, 'manifest.json')
-    write_atomic(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
-    return path
+            skipped.update({key: f'{source.path(key)}: name {key_problem(key)}' for key in keys if key_problem(key)})
+        manifest = {'protocol': protocol, 'seed': seed, 'keys': key_source, 'subsets': {}}
+        for subset, spec in recipe['subsets'].items():
+            gt_size, degradation = spec['gt_size'], spec['degradation']
+            records = {}
+            for index, key in enumerate(tqdm(keys, desc=f'{protocol}/{subset}', unit='img')):
+                face = _read_square(source, key, skipped)
+                if face is None:
+                    continue
+                if recipe['reference'] and face.shape[0] < gt_size:
+                    upsampled.setdefault(key, f'{source.path(key)}: {face.shape[0]} px, upsampled to {gt_size} px')
+                gt, lq, record = make_pair(face, spec, np.random.default_rng([seed, index]), recipe['reference'])
+                if gt is not None:
+                    write_image_atomic(os.path.join(staging, subset, 'gt', f'{key}.png'), gt)
+                write_image_atomic(os.path.join(staging, subset, 'lq', f'{key}.png'), lq)
+                records[key] = record
+            if not records:
+                raise ValueError(f'None of the {len(keys)} images of {input_root} could be used: '
+                                 + '; '.join(list(skipped.values())[:3]))
+            if lmdb:
+                for part in ('gt', 'lq') if recipe['reference'] else ('lq', ):
+                    create_lmdb(os.path.join(staging, subset, part), os.path.join(staging, subset, f'{part}.lmdb'))
+            manifest['subsets'][subset] = {'gt_size': gt_size, 'degradation': degradation, 'images': records}
+        manifest.update(num_images=len(keys) - len(skipped), skipped=skipped, upsampled=upsampled)
+        for kind, reasons in (('skipped', skipped), ('warning', upsampled)):
+            for reason in reasons.values():
+                log(f'{kind}: {reason}')
+        write_atomic(os.path.join(staging, 'manifest.json'), json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return os.path.join(root, 'manifest.json')
+
+
+def _read_square(source, key, skipped):
+    """The HQ image of ``key``, or None (reason recorded in ``skipped``) if it is undecodable or not square."""
+    if key in skipped:
+        return None
+    try:
+        hq = source.read(key)
+    except ImageDecodeError as err:
+        skipped[key] = str(err)
+        return None
+    if hq.shape[0] != hq.shape[1]:
+        skipped[key] = (f'{source.path(key)}: {hq.shape[1]}x{hq.shape[0]} is not square; the protocols take '
+                        'aligned square faces (resizing would distort it)')
+        return None
+    return hq
 
 
 def main(argv=None):
@@ -106,16 +145,13 @@ def main(argv=None):
         return 0
     if not (args.input and args.output and args.protocol):
         parser.error('--input, --output and --protocol are required (or --list)')
-    try:
-        for protocol in args.protocol:
-            path = make_testset(args.input, args.output, protocol, args.seed, args.max_images, args.lmdb,
-                                args.overwrite, args.keys, args.exclude_keys)
-            print(f'Wrote {os.path.dirname(path)} (manifest: {path})')
-    except (KeyError, ValueError, FileExistsError, FileNotFoundError) as err:
-        print(f'make_testset: error: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
-        return 2
+    check_writable(args.output, 'output folder')
+    for protocol in args.protocol:
+        path = make_testset(args.input, args.output, protocol, args.seed, args.max_images, args.lmdb,
+                            args.overwrite, args.keys, args.exclude_keys, log=lambda line: print(line, file=sys.stderr))
+        print(f'Wrote {os.path.dirname(path)} (manifest: {path})')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'make_testset'))

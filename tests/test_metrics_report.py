@@ -121,15 +121,15 @@ def test_report_table_csv_json_png(report_run):
         table = f.read()
     print(table)
     header = table.splitlines()[0]
-    assert header.startswith('| Method | PSNR↑ | PSNR-Y↑ | SSIM-Y↑ | LPIPS↓ | NIQE↓ | IDS↑ | FID↓ |')
+    assert header.startswith('| Method | N | PSNR↑ | PSNR-Y↑ | SSIM-Y↑ | LPIPS↓ | NIQE↓ | IDS↑ | FID↓ |')
     best = max(report['summary'], key=lambda m: round(report['summary'][m]['psnr_y'], 2))
     row = next(line for line in table.splitlines() if line.startswith(f'| {best} |'))
-    assert row.split('|')[3].strip().startswith('**')
+    assert row.split('|')[2].strip() == '3' and row.split('|')[4].strip().startswith('**')
     assert table.count('<u>') >= 1
     with open(os.path.join(out, 'metrics.csv')) as f:
         rows = list(csv.reader(f))
-    assert rows[0][0] == 'method' and [r[0] for r in rows[1:]] == ['Bicubic', 'Blur', 'JPEG']
-    assert float(rows[2][2]) == report['summary']['Blur']['psnr_y']
+    assert rows[0][:2] == ['method', 'N'] and [r[0] for r in rows[1:]] == ['Bicubic', 'Blur', 'JPEG']
+    assert rows[2][1] == '3' and float(rows[2][3]) == report['summary']['Blur']['psnr_y']
     with open(os.path.join(out, 'per_image.csv')) as f:
         assert sum(1 for _ in f) == 1 + 3 * 3 * 6
     for name in ('psnr', 'psnr_y', 'ssim_y', 'lpips', 'niqe', 'identity', 'fid'):

@@ -197,8 +197,9 @@ def _malicious(path, marker):
 def test_malicious_pickle_checkpoint_is_refused(tmp_path):
     path, marker = tmp_path / 'evil.pth', tmp_path / 'pwned'
     _malicious(path, marker)
-    with pytest.raises(ValueError, match='weights_only=True; pickled code is refused'):
+    with pytest.raises(ValueError, match='holds pickled Python objects .code.* refused and not loaded') as err:
         load_state_dict(str(path), 'a test network', 'make one')
+    assert 'weights_only' not in str(err.value)
     assert not marker.exists()
 
 
@@ -207,7 +208,7 @@ def test_malicious_pickle_training_state_is_refused(tmp_path, monkeypatch):
     path, marker = tmp_path / '2.state', tmp_path / 'pwned'
     _malicious(path, marker)
     opt = {'auto_resume': False, 'name': 'x', 'num_gpu': 0, 'path': {'resume_state': str(path)}}
-    with pytest.raises(ValueError, match='(?s)Cannot load training state .*files holding pickled objects are refused'):
+    with pytest.raises(ValueError, match='2.state .training state. holds pickled Python objects'):
         load_resume_state(opt)
     states = tmp_path / 'experiments' / 'x' / 'training_states'
     states.mkdir(parents=True)

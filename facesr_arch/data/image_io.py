@@ -114,6 +114,24 @@ def list_images(folder):
     return [os.path.join(folder, n) for n in names]
 
 
+def images_by_stem(folder):
+    """{file stem: path} of the images in ``folder``, sorted by stem (outputs and keys are named by stem).
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        ValueError: Two images share a stem (``face.png`` and ``face.jpg``), naming both files: one would
+            silently stand for the other.
+    """
+    files = {}
+    for path in list_images(folder):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in files:
+            raise ValueError(f'{files[stem]} and {path} share the stem {stem!r}; outputs and keys are named by '
+                             'stem, so rename or move one of them')
+        files[stem] = path
+    return dict(sorted(files.items()))
+
+
 class SkipCorruptSamples:
     """Dataset mixin: an item whose image cannot be decoded is logged and replaced by the next index.
 

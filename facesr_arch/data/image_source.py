@@ -1,7 +1,7 @@
 """Images by key from an LMDB (BasicSR layout) or a folder, for every dataset of the package."""
 import os
 
-from .image_io import decode_image, list_images
+from .image_io import decode_image, images_by_stem
 from .lmdb_util import LmdbReader, check_lmdb_keys, read_meta_keys
 
 
@@ -20,6 +20,7 @@ class ImageSource:
     Raises:
         FileNotFoundError: Missing folder, or a folder without images.
         KeyError: ``meta_info.txt`` lists keys the LMDB does not hold (named in the message).
+        ValueError: Two images of the folder share a stem (both named); a truncated LMDB.
     """
 
     def __init__(self, root, backend=None):
@@ -30,7 +31,7 @@ class ImageSource:
             check_lmdb_keys(root, self.keys)
             self._reader = LmdbReader(root)
         elif self.backend == 'disk':
-            self._paths = {os.path.splitext(os.path.basename(p))[0]: p for p in list_images(root)}
+            self._paths = images_by_stem(root)
             self.keys = sorted(self._paths)
             if not self.keys:
                 raise FileNotFoundError(f'No images found in {root}')
@@ -38,8 +39,9 @@ class ImageSource:
             raise ValueError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
 
     def path(self, key):
-        """A name for the image in messages and results: the file path, or ``<lmdb>:<key>``."""
-        return self._paths[key] if self.backend == 'disk' else f'{self.root}:{key}'
+        """A name for the image in messages and results: the file path, or ``<lmdb>/<key>`` (whose stem is the key,
+        as BasicSR's test loop names its outputs by the stem of this path)."""
+        return self._paths[key] if self.backend == 'disk' else os.path.join(self.root, key)
 
     def read(self, key):
         if self.backend == 'lmdb':

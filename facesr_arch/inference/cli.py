@@ -1,11 +1,12 @@
 """Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``)."""
 import argparse
-import os
 import sys
 
 import torch
 
+from ..utils.safety import check_writable, run_cli
 from .loading import build_network, network_config, parse_net_options
+from .manifest import claim_output_dir, file_sha256, run_settings
 from .runner import FaceRestorer, run_aligned, run_whole_images
 from .sources import check_output_dir, collect_inputs
 from .specs import Controls, get_spec
@@ -35,13 +36,16 @@ def add_model_arguments(parser):
     group.add_argument('--compile', action='store_true', help='torch.compile the network (slow first batch)')
 
 
-def restorer_from_args(args):
-    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments."""
+def restorer_from_args(args, return_config=False):
+    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments (and, with ``return_config``,
+    the resolved (network block, weight file, param key))."""
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
-    return FaceRestorer(net, get_spec(block['type']), args.device, Controls(args.upscale, args.strength, args.size),
-                        args.autocast, optimize=not args.no_optimize, compile_net=args.compile)
+    restorer = FaceRestorer(net, get_spec(block['type']), args.device,
+                            Controls(args.upscale, args.strength, args.size), args.autocast,
+                            optimize=not args.no_optimize, compile_net=args.compile)
+    return (restorer, (block, weights, param_key)) if return_config else restorer
 
 
 def build_parser():
@@ -66,18 +70,29 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run batch inference; returns the process exit status (0, or 1 when nothing could be restored)."""
+    """Run batch inference; returns the process exit status (0, 1 when nothing could be restored, 2 after a
+    user error, reported as one line)."""
+    return run_cli(_main, 'inference', argv)
+
+
+def _main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
     check_output_dir(args.input, args.output)
+    check_writable(args.output, 'output folder')
     items = collect_inputs(args.input)
-    restorer = restorer_from_args(args)
-    os.makedirs(args.output, exist_ok=True)
+    restorer, (block, weights, param_key) = restorer_from_args(args, return_config=True)
+    whole = None
+    if args.whole_image:
+        detector = load_detector(args.detector, args.detector_net, args.device)
+        whole = {'detector_sha256': file_sha256(args.detector), 'detector_net': args.detector_net,
+                 'det_threshold': args.det_threshold, 'max_faces': args.max_faces, 'outscale': args.outscale}
+    settings = run_settings(block, weights, param_key, restorer.controls, autocast=args.autocast, whole_image=whole)
+    claim_output_dir(args.output, settings, [item.key for item in items], weights)
     print(f'{restorer.spec.name}: {len(items)} input(s) from {args.input} -> {args.output} on {args.device} '
           f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size})', flush=True)
     if args.whole_image:
-        detector = load_detector(args.detector, args.detector_net, args.device)
         summary = run_whole_images(items, restorer, detector, args.output, args.batch_size, args.overwrite,
                                    not args.no_progress, args.det_threshold, args.max_faces, args.outscale)
     else:

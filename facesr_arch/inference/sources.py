@@ -3,8 +3,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..data.image_io import IMAGE_EXTENSIONS, decode_image, list_images, read_image
-from ..data.lmdb_util import LmdbReader, read_meta_keys
+from ..data.image_io import IMAGE_EXTENSIONS, decode_image, images_by_stem, read_image
+from ..data.lmdb_util import LmdbReader, check_lmdb_integrity, read_meta_keys
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ def _file_item(path):
 
 
 def _lmdb_item(reader, root, key):
-    return InputItem(key, lambda: decode_image(reader.get(key), f'{root}:{key}'))
+    return InputItem(key, lambda: decode_image(reader.get(key), os.path.join(root, key)))
 
 
 def collect_inputs(path):
@@ -32,15 +32,17 @@ def collect_inputs(path):
 
     Raises:
         FileNotFoundError: ``path`` does not exist, or a folder holds no images.
+        ValueError: Two images of the folder share a stem (both named): outputs are named by stem.
     """
     if os.path.isfile(path):
         if not path.lower().endswith(IMAGE_EXTENSIONS):
             raise ValueError(f'{path} is not an image file (extensions: {", ".join(IMAGE_EXTENSIONS)})')
         return [_file_item(path)]
     if os.path.isfile(os.path.join(path, 'data.mdb')):
+        check_lmdb_integrity(path)
         reader = LmdbReader(path)
         return [_lmdb_item(reader, path, key) for key in read_meta_keys(path)]
-    items = [_file_item(p) for p in list_images(path)]
+    items = [_file_item(p) for p in images_by_stem(path).values()]
     if not items:
         raise FileNotFoundError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) in {path}')
     return items

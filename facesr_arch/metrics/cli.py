@@ -9,11 +9,14 @@ Examples::
 pyiqa's weights (LPIPS, FID Inception, IFQA) are read from ``$TORCH_HOME/hub/pyiqa`` and torchvision's
 backbones from ``$TORCH_HOME/hub/checkpoints``; ``--torch-home`` sets TORCH_HOME before pyiqa is imported.
 A metric whose files are missing is reported as unavailable, naming the file; the others still run.
+Every method is averaged over the same images (those all methods have, column N); the others are listed.
+The exit status is 1 when nothing could be scored.
 """
 import argparse
 import os
 import sys
 
+from ..utils.safety import check_writable, run_cli
 from .catalog import COLOR_SPACES, METRICS
 
 
@@ -48,8 +51,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """Entry point of ``scripts/calculate_metrics.py`` and the ``facesr-metrics`` console command."""
+    """Entry point of ``scripts/calculate_metrics.py`` and the ``facesr-metrics`` console command; returns 0,
+    1 when no image could be scored by every method (report written, naming why), 2 after a user error."""
+    return run_cli(_main, 'calculate_metrics', argv)
+
+
+def _main(argv=None):
     args = parse_args(argv)
+    check_writable(args.out, 'report folder')
     if args.torch_home:
         os.environ['TORCH_HOME'] = os.path.abspath(args.torch_home)
     from .report import compute_report, markdown_table, write_report
@@ -65,4 +74,9 @@ def main(argv=None):
     paths = write_report(report, timings, args.out)
     print(markdown_table(report))
     print(f'Written: {", ".join(sorted(paths.values()))}')
+    scored = [n for n in report['metrics'] if any(s.get(n) is not None for s in report['summary'].values())]
+    if not scored:
+        print('calculate_metrics: error: nothing could be scored (no image common to every method with a value '
+              'for every metric, or no metric available): see the lines above', file=sys.stderr)
+        return 1
     return 0

@@ -28,7 +28,7 @@ import torchvision
 from pyiqa.archs.fid_arch import get_folder_features
 from pyiqa.utils.download_util import DEFAULT_CACHE_DIR
 
-from facesr_arch.utils.weights import require_file
+from facesr_arch.utils.weights import require_file, safe_load
 
 from .ifqa_arch import IFQA_FILE_NAME, IFQA_HOW_TO_GET, register_ifqa_in_pyiqa
 
@@ -70,10 +70,7 @@ def checked_checkpoint(path, what, how_to_get):
         ValueError: The file is not a plain tensor checkpoint.
     """
     path = require_file(path, what, how_to_get)
-    try:
-        torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
-        raise ValueError(f'Cannot load {what} weights from {path} with weights_only=True: {err}') from err
+    safe_load(path, f'{what} weights')
     return path
 
 

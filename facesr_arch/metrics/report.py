@@ -17,13 +17,14 @@ import csv
 import importlib.metadata
 import json
 import os
+import tempfile
 import time
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image
+from facesr_arch.data.image_io import ImageDecodeError, images_by_stem, read_image
 
 from .catalog import METRICS, build_metric, variant
 from .identity import threshold_curve
@@ -43,26 +44,34 @@ def pair_files(result_dir, gt_dir=None):
     Raises:
         ValueError: Two images of one folder share a stem (e.g. ``a.png`` and ``a.jpg``).
     """
-    results = _by_stem(result_dir)
+    results = images_by_stem(result_dir)
     if gt_dir is None:
         return [(stem, path, None) for stem, path in results.items()], {'results_without_gt': [],
                                                                          'gt_without_result': []}
-    gts = _by_stem(gt_dir)
+    gts = images_by_stem(gt_dir)
+    suffix = test_output_suffix(results, gts)
+    if suffix:
+        results = {stem[:-len(suffix)]: path for stem, path in results.items()}
     pairs = [(stem, results[stem], gts[stem]) for stem in results if stem in gts]
     unmatched = {'results_without_gt': [s for s in results if s not in gts],
                  'gt_without_result': [s for s in gts if s not in results]}
+    if suffix:
+        unmatched['suffix_removed'] = suffix
     return pairs, unmatched
 
 
-def _by_stem(folder):
-    files = {}
-    for path in list_images(folder):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if stem in files:
-            raise ValueError(f'{folder}: {os.path.basename(files[stem])} and {os.path.basename(path)} share the '
-                             f'stem {stem!r}; pairing by stem needs one image per stem')
-        files[stem] = path
-    return dict(sorted(files.items()))
+def test_output_suffix(results, gts):
+    """The suffix BasicSR's test loop appends to every output (``<key>_<val.suffix or name>.png``), when no
+    result stem is a GT stem and removing one common suffix pairs every result with a GT; else None."""
+    if not results or set(results) & set(gts):
+        return None
+    first = next(iter(results))
+    for stem in gts:
+        if first.startswith(stem + '_'):
+            suffix = first[len(stem):]
+            if all(r.endswith(suffix) and r[:-len(suffix)] in gts for r in results):
+                return suffix
+    return None
 
 
 def _to_tensor(img):
@@ -108,7 +117,7 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
 
     Returns:
         dict: ``per_image`` {metric: {stem: value}}, ``seconds`` {metric: s}, ``unmatched``, ``errors``,
-        ``images`` (number of pairs).
+        ``images`` (number of pairs), ``paths`` ({stem: result file} of the pairs).
     """
     pairs, unmatched = pair_files(result_dir, gt_dir)
     per_image = {name: {} for name in scorers}
@@ -132,7 +141,7 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
                 per_image[name].update(zip(stems, values.double().cpu().tolist()))
             bar.update(len(stems))
     return {'per_image': per_image, 'seconds': seconds, 'unmatched': unmatched, 'errors': errors,
-            'images': len(pairs)}
+            'images': len(pairs), 'paths': {stem: path for stem, path, _ in pairs}}
 
 
 def build_scorers(names, device, options, weights):
@@ -197,26 +206,31 @@ def compute_report(methods, gt_dir=None, metric_names=None, device='cpu', batch_
               'metrics': {n: {'label': METRICS[n].label, 'variant': variants[n], 'lower_better': METRICS[n].lower_better,
                               'kind': METRICS[n].kind} for n in metric_names},
               'unavailable': unavailable, 'summary': {}, 'per_image': {}, 'images': {}, 'unmatched': {},
-              'errors': {}}
-    timings = {}
+              'errors': {}, 'excluded': {}}
+    timings, scored = {}, {}
     for method, folder in methods.items():
-        scored = score_folder(folder, gt_dir, per_image_scorers, device, batch_size, progress, desc=method)
-        summary = {n: float(np.mean(list(v.values()))) if v else None for n, v in scored['per_image'].items()}
-        seconds = scored['seconds']
+        scored[method] = score_folder(folder, gt_dir, per_image_scorers, device, batch_size, progress, desc=method)
+    common = common_images(scored)
+    report['common_images'] = common
+    for method, folder in methods.items():
+        per_image, seconds = scored[method]['per_image'], scored[method]['seconds']
+        summary = {n: float(np.mean([values[s] for s in common])) if common and set(common) <= set(values) else None
+                   for n, values in per_image.items()}
         if 'fid' in scorers:
             start = time.perf_counter()
             try:
-                summary['fid'] = scorers['fid'](folder, fid_reference)
+                summary['fid'] = _fid_on(scorers['fid'], folder, scored[method]['paths'], common, fid_reference)
             except ValueError as err:
                 summary['fid'] = None
-                scored['errors'].append({'image': None, 'error': f'FID: {err}'})
+                scored[method]['errors'].append({'image': None, 'error': f'FID: {err}'})
             seconds['fid'] = time.perf_counter() - start
         report['summary'][method] = {n: summary[n] for n in metric_names if n in summary}
-        report['per_image'][method] = scored['per_image']
-        report['images'][method] = scored['images']
-        report['unmatched'][method] = scored['unmatched']
-        report['errors'][method] = scored['errors']
-        timings[method] = {'images': scored['images'], 'seconds': seconds}
+        report['per_image'][method] = per_image
+        report['images'][method] = scored[method]['images']
+        report['unmatched'][method] = scored[method]['unmatched']
+        report['errors'][method] = scored[method]['errors']
+        report['excluded'][method] = sorted({s for values in per_image.values() for s in values} - set(common))
+        timings[method] = {'images': scored[method]['images'], 'seconds': seconds}
     if 'identity' in per_image_scorers:
         report['identity_threshold_curve'] = {}
         for method in methods:
@@ -227,6 +241,37 @@ def compute_report(methods, gt_dir=None, metric_names=None, device='cpu', batch_
     report['options'] = dict(options, fid_reference=fid_reference, batch_size=batch_size)
     report['versions'] = package_versions()
     return report, timings
+
+
+def common_images(scored):
+    """Stems every method has a value for, in every per-image metric that scored at least one image.
+
+    Means over different image sets are not comparable (a method missing its hardest images would rank
+    best), so every method is averaged over these images only; the others are listed as excluded.
+
+    Args:
+        scored (dict[str, dict]): :func:`score_folder` output per method.
+
+    Returns:
+        list[str]: Sorted stems (empty when nothing was scored).
+    """
+    sets = [set(values) for result in scored.values() for values in result['per_image'].values() if values]
+    if not sets or any(not any(r['per_image'].values()) for r in scored.values()):
+        return []
+    return sorted(set.intersection(*sets))
+
+
+def _fid_on(fid, folder, paths, stems, reference):
+    """FID of the images ``paths[stem]`` of ``folder`` (a folder of links when they are not all its images)."""
+    if not stems:
+        raise ValueError('no image common to every method')
+    files = {stem: paths[stem] for stem in stems}
+    if len(images_by_stem(folder)) == len(files):
+        return fid(folder, reference)
+    with tempfile.TemporaryDirectory(prefix='fid_common_') as subset:
+        for stem in stems:
+            os.symlink(os.path.abspath(files[stem]), os.path.join(subset, os.path.basename(files[stem])))
+        return fid(subset, reference)
 
 
 def package_versions():
@@ -248,9 +293,9 @@ def markdown_table(report):
     """The report as a paper-style markdown table, followed by variants and unavailable metrics."""
     methods = list(report['summary'])
     names = [n for n in report['metrics'] if n not in report['unavailable']]
-    header = '| Method | ' + ' | '.join(f'{METRICS[n].label}{METRICS[n].arrow}' for n in names) + ' |'
-    rows = [header, '|' + '---|' * (len(names) + 1)]
-    columns = []
+    header = '| Method | N | ' + ' | '.join(f'{METRICS[n].label}{METRICS[n].arrow}' for n in names) + ' |'
+    rows = [header, '|' + '---|' * (len(names) + 2)]
+    columns = [[str(len(report['common_images']))] * len(methods)]
     for name in names:
         info = METRICS[name]
         values = [report['summary'][m].get(name) for m in methods]
@@ -266,15 +311,22 @@ def markdown_table(report):
         columns.append(cells)
     for i, method in enumerate(methods):
         rows.append(f'| {method} | ' + ' | '.join(column[i] for column in columns) + ' |')
-    lines = rows + ['', 'Metrics:']
+    lines = rows + ['', f"N: images scored, the same for every method (those all methods have: "
+                           f"{len(report['common_images'])}).", '', 'Metrics:']
     lines += [f'- {METRICS[n].label}{METRICS[n].arrow}: {report["metrics"][n]["variant"]}' for n in names]
     for name, reason in report['unavailable'].items():
         lines.append(f'- {METRICS[name].label}: unavailable ({reason})')
     for method in methods:
         unmatched = report['unmatched'][method]
+        if unmatched.get('suffix_removed'):
+            lines.append(f"- {method}: result names end with {unmatched['suffix_removed']!r} (BasicSR test outputs), "
+                         'removed to pair them with the GT')
         for side, stems in unmatched.items():
-            if stems:
+            if stems and side != 'suffix_removed':
                 lines.append(f'- {method}: {len(stems)} {side.replace("_", " ")}: {", ".join(stems)}')
+        if report['excluded'][method]:
+            lines.append(f"- {method}: {len(report['excluded'][method])} image(s) excluded (not scored for every "
+                         f"method): {', '.join(report['excluded'][method])}")
         for error in report['errors'][method]:
             lines.append(f'- {method}: skipped {error["image"]}: {error["error"]}')
     return '\n'.join(lines) + '\n'
@@ -283,10 +335,22 @@ def markdown_table(report):
 def write_report(report, timings, out_dir):
     """Write metrics.md / .csv / .json, per_image.csv, timings.json and the PNG charts into ``out_dir``.
 
+    The files are written into a temporary folder inside ``out_dir`` and each is renamed into place when all
+    are complete: a failure leaves an earlier report whole, and other files of ``out_dir`` are kept.
+
     Returns:
         dict[str, str]: Output kind -> path.
     """
+    out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix='.tmp_report_', dir=out_dir) as tmp:
+        staged = _write_report_files(report, timings, tmp)
+        for path in staged.values():
+            os.replace(path, os.path.join(out_dir, os.path.basename(path)))
+    return {kind: os.path.join(out_dir, os.path.basename(path)) for kind, path in staged.items()}
+
+
+def _write_report_files(report, timings, out_dir):
     paths = {kind: os.path.join(out_dir, name) for kind, name in (
         ('markdown', 'metrics.md'), ('csv', 'metrics.csv'), ('per_image_csv', 'per_image.csv'),
         ('json', 'metrics.json'), ('timings', 'timings.json'))}
@@ -295,10 +359,11 @@ def write_report(report, timings, out_dir):
     names = [n for n in report['metrics'] if n not in report['unavailable']]
     with open(paths['csv'], 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['method'] + [f'{n} ({"lower" if METRICS[n].lower_better else "higher"} is better)'
-                                      for n in names])
+        writer.writerow(['method', 'N'] + [f'{n} ({"lower" if METRICS[n].lower_better else "higher"} is better)'
+                                           for n in names])
         for method, summary in report['summary'].items():
-            writer.writerow([method] + ['' if summary.get(n) is None else repr(summary[n]) for n in names])
+            writer.writerow([method, len(report['common_images'])]
+                            + ['' if summary.get(n) is None else repr(summary[n]) for n in names])
     with open(paths['per_image_csv'], 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['method', 'image', 'metric', 'value'])

@@ -8,13 +8,18 @@
 - BasicSR's ``load_resume_state`` maps states onto CUDA and restarts the saved epoch; ``resume.py`` works on
   CPU too and continues the data order where the interrupted run stopped.
 - BasicSR's ``--force_yml`` ``exec``s its argument; it is refused (edit the option file instead).
-- The option file is read with a safe YAML loader and validated before anything is built.
+- The option file is read with a safe YAML loader and validated before anything is built; the dataset
+  folders (LMDB integrity included), the pretrained checkpoints (no pickled code), the weight files of
+  validation metrics and the writability of
+  ``experiments/`` (training) or ``results/`` (testing) are checked before BasicSR creates any folder.
 """
 import argparse
 import os
 import sys
 
-from .options import OptionError, check_data_paths, load_yaml, validate_options
+from .options import (OptionError, check_checkpoint_files, check_data_paths, check_validation_weights, load_yaml,
+                      validate_options)
+from .safety import UnsafeOutputError, check_writable
 
 
 def normalise_argv(argv):
@@ -58,7 +63,10 @@ def prepare(is_train):
         opt = load_yaml(args.opt)
         validate_options(opt, is_train=is_train)
         check_data_paths(opt)
-    except OptionError as err:
+        check_writable(os.path.join(os.getcwd(), 'experiments' if is_train else 'results'))
+        check_checkpoint_files(opt)
+        check_validation_weights(opt)
+    except (OptionError, UnsafeOutputError) as err:
         raise SystemExit(f'{args.opt}: {err}') from None
     backend = (opt.get('dist_params') or {}).get('backend')
 

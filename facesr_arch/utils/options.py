@@ -1,14 +1,20 @@
-"""Checks an option file before BasicSR starts: unknown keys in the blocks facesr_arch owns, unknown types.
+"""Checks an option file before BasicSR starts: unknown keys in the blocks facesr_arch owns, unknown types,
+value types and ranges.
 
 BasicSR passes option blocks to constructors as ``**kwargs``; a misspelled key surfaces as a TypeError
 deep inside model building, or is silently ignored by a dataset. This module reads the YAML with a
 safe loader and fails early, naming the block, the key and the closest valid key. It also checks the
 numbers BasicSR's loop reads (``total_iter: abc`` would fail at ``int()`` after the data are loaded) and
-that experiment and dataset names are plain folder names: BasicSR joins them into ``experiments/<name>``
+that experiment and dataset names are plain folder names. Values are checked against what reads them:
+network, loss, optimiser and scheduler options against the constructor's defaults (a number where the default
+is a number, ``true``/``false`` where it is a bool: ``lr: 1e-3`` is text in YAML, ``num_feat: '8'`` too), and
+the dataset and validation options this package reads against the table below. Experiment and dataset names
+must be plain folder names: BasicSR joins them into ``experiments/<name>``
 and ``results/<name>``, so a name with a path separator or ``..`` could write outside those folders.
 """
 import difflib
 import inspect
+import math
 import os
 
 import yaml
@@ -37,8 +43,15 @@ NUMBER_OPTIONS = [
 ]
 DATASET_NUMBER_OPTIONS = [
     ('batch_size_per_gpu', 1, True), ('num_worker_per_gpu', 0, True), ('dataset_enlarge_ratio', 1, False),
-    ('max_corrupt_samples', 0, True),
+    ('max_corrupt_samples', 0, True), ('gt_size', 1, True), ('lq_size', 1, True), ('max_items', 1, True),
+    ('seed', 0, True), ('num_samples', 1, True), ('num_style_feat', 1, True),
 ]
+DATASET_BOOL_OPTIONS = ('use_hflip', 'deterministic', 'degradation_on_device', 'use_shuffle', 'pin_memory',
+                        'persistent_workers')
+VAL_BOOL_OPTIONS = ('save_img', 'pbar')
+# text that YAML kept as a string although it was meant as a number
+NUMBER_TEXT_HINT = ('; YAML reads numbers in quotes, and exponents without a dot (1e-3), as text: write 1.0e-3 '
+                    'or 8 without quotes')
 
 
 class OptionError(ValueError):
@@ -69,6 +82,7 @@ def check_function_keys(func, block, where):
     """Check a block's keys (except 'type') against a function's keyword parameters (minus img, rng)."""
     valid = {p for p in inspect.signature(func).parameters if p not in ('img', 'rng')}
     _unknown([k for k in block if k != 'type'], valid, where)
+    check_values(func, block, where)
 
 
 def _lookup(registry, type_name, where):
@@ -85,7 +99,97 @@ def _check_typed_block(block, registry, where):
     valid = constructor_keys(cls)
     if valid is not None:
         _unknown([k for k in block if k != 'type'], valid, f"{where} ({block['type']})")
+    check_values(cls.__init__, block, where)
     return cls
+
+
+def _check_optimizers(train):
+    """``optim_*`` blocks: a ``torch.optim`` type and values of the kinds its constructor takes."""
+    import torch
+    for key, block in train.items():
+        if not key.startswith('optim_') or block is None:
+            continue
+        if not isinstance(block, dict) or not isinstance(block.get('type'), str):
+            raise OptionError(f"train.{key} must be a mapping with a 'type' key (e.g. Adam)")
+        cls = getattr(torch.optim, block['type'], None)
+        if not (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)):
+            raise OptionError(f"Unknown optimizer type '{block['type']}' in train.{key} (torch.optim names, e.g. Adam)")
+        check_values(cls.__init__, block, f'train.{key}')
+        if 'lr' in block:
+            check_number(block['lr'], f'train.{key}.lr', 0, False)
+    for name, lr in (train.get('lr_per_module') or {}).items():
+        check_number(lr, f'train.lr_per_module.{name}', 0, False)
+
+
+def _check_scheduler(train):
+    """The ``scheduler`` block: a type BasicSR (or MPCNet's plateau schedule) builds, and its values."""
+    block = train.get('scheduler')
+    if block is None:
+        return
+    import torch
+    from basicsr.models import lr_scheduler
+    types = {'MultiStepLR': lr_scheduler.MultiStepRestartLR, 'MultiStepRestartLR': lr_scheduler.MultiStepRestartLR,
+             'CosineAnnealingRestartLR': lr_scheduler.CosineAnnealingRestartLR,
+             'ReduceLROnPlateau': torch.optim.lr_scheduler.ReduceLROnPlateau}
+    if not isinstance(block, dict) or block.get('type') not in types:
+        raise OptionError(f"train.scheduler must be a mapping with a 'type' among {sorted(types)}, got "
+                          f"{block.get('type') if isinstance(block, dict) else block!r}")
+    cls = types[block['type']]
+    valid = constructor_keys(cls) - {'optimizer', 'last_epoch', 'mode'}
+    _unknown([k for k in block if k != 'type'], valid, f"train.scheduler ({block['type']})")
+    check_values(cls.__init__, block, 'train.scheduler')
+    for key in ('milestones', 'periods', 'restarts'):
+        if key in block:
+            values = block[key]
+            if not isinstance(values, (list, tuple)):
+                raise OptionError(f'train.scheduler.{key} must be a list of iterations, got {values!r}')
+            for i, value in enumerate(values):
+                check_number(value, f'train.scheduler.{key}[{i}]', 0, True)
+
+
+def _check_val(val):
+    """The ``val`` block: flags, and each metric a registered function with its options' kinds."""
+    from basicsr.utils.registry import METRIC_REGISTRY
+    for key in VAL_BOOL_OPTIONS:
+        if val.get(key) is not None and not isinstance(val[key], bool):
+            raise OptionError(f'val.{key} must be true or false, got {val[key]!r}')
+    metrics = val.get('metrics')
+    if metrics is None:
+        return
+    if not isinstance(metrics, dict):
+        raise OptionError('val.metrics must map metric names to blocks with a type')
+    for name, block in metrics.items():
+        if not isinstance(block, dict):
+            raise OptionError(f'val.metrics.{name} must be a mapping (type and options)')
+        if 'type' not in block:  # computed by the model itself (parsing networks: mean_iou, pixel_accuracy)
+            continue
+        func = _lookup(METRIC_REGISTRY, block['type'], f'val.metrics.{name}')
+        check_values(func, block, f'val.metrics.{name}', skip=('type', 'better'))
+        if block.get('crop_border') is not None:  # BasicSR's metric functions take it without a default
+            check_number(block['crop_border'], f'val.metrics.{name}.crop_border', 0, True)
+
+
+def _check_dataset_values(block, where):
+    for key, minimum, integer in DATASET_NUMBER_OPTIONS:
+        if block.get(key) is not None:
+            check_number(block[key], f'{where}.{key}', minimum, integer)
+    for key in DATASET_BOOL_OPTIONS:
+        if block.get(key) is not None and not isinstance(block[key], bool):
+            raise OptionError(f'{where}.{key} must be true or false, got {block[key]!r}')
+    for key in ('mean', 'std'):
+        value = block.get(key)
+        if value is not None and not (isinstance(value, (list, tuple)) and len(value) == 3):
+            raise OptionError(f'{where}.{key} must be a list of 3 numbers (one per channel), got {value!r}')
+        for i, number in enumerate(value or ()):
+            check_number(number, f'{where}.{key}[{i}]', 1e-12 if key == 'std' else -math.inf, False)
+
+
+def _number_text(value):
+    try:
+        float(value)
+        return isinstance(value, str)
+    except (TypeError, ValueError):
+        return False
 
 
 def check_number(value, where, minimum, integer):
@@ -93,7 +197,33 @@ def check_number(value, where, minimum, integer):
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or (integer and not isinstance(value, int)) or value != value or value < minimum:
         kind = 'an integer' if integer else 'a number'
-        raise OptionError(f'{where} must be {kind} >= {minimum}, got {value!r} ({type(value).__name__})')
+        bound = f' >= {minimum}' if minimum > -math.inf else ''
+        raise OptionError(f'{where} must be {kind}{bound}, got {value!r} ({type(value).__name__})'
+                          + (NUMBER_TEXT_HINT if _number_text(value) else ''))
+
+
+def check_like_default(value, default, where):
+    """Raise :class:`OptionError` when ``value`` has another kind than a parameter's ``default``: a number
+    (>= 0 when the default is), a bool, a string or a list; None values and None / absent defaults pass."""
+    if value is None or default is None or default is inspect.Parameter.empty:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise OptionError(f'{where} must be true or false, got {value!r} ({type(value).__name__})')
+    elif isinstance(default, (int, float)):
+        check_number(value, where, 0 if default >= 0 else -math.inf, integer=False)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise OptionError(f'{where} must be a string, got {value!r} ({type(value).__name__})')
+    elif isinstance(default, (list, tuple)) and not isinstance(value, (list, tuple)):
+        raise OptionError(f'{where} must be a list, got {value!r} ({type(value).__name__})')
+
+
+def check_values(func, block, where, skip=('type',)):
+    """Check each value of ``block`` against the default of ``func``'s parameter of that name."""
+    params = inspect.signature(func).parameters
+    for key, value in block.items():
+        if key not in skip and key in params:
+            check_like_default(value, params[key].default, f'{where}.{key}')
 
 
 def check_folder_name(value, where):
@@ -154,6 +284,50 @@ def check_data_paths(opt):
                 raise OptionError(f'datasets.{phase}.{key} names a missing folder: {path} (pack images with '
                                   'scripts/create_lmdb.py, make test sets with scripts/make_testset.py; see '
                                   'datasets/README.md)')
+            if key.startswith('dataroot_') and path is not None and os.path.isfile(os.path.join(path, 'data.mdb')):
+                from ..data.lmdb_util import check_lmdb_integrity
+                try:
+                    check_lmdb_integrity(os.path.expanduser(path))
+                except ValueError as err:
+                    raise OptionError(f'datasets.{phase}.{key}: {err}') from None
+
+
+def check_checkpoint_files(opt):
+    """Open each ``path.pretrain_network_*`` checkpoint with ``weights_only=True`` (tensor data mapped, not read),
+    so that a pickle carrying code or a truncated file is refused at launch in one line (checked at launch, like
+    :func:`check_data_paths`)."""
+    from .weights import safe_load
+    for key, value in (opt.get('path') or {}).items():
+        if key.startswith('pretrain_network') and value:
+            try:
+                safe_load(os.path.expanduser(value), f'path.{key}', mmap=True)
+            except ValueError as err:
+                raise OptionError(str(err)) from None
+
+
+def check_validation_weights(opt):
+    """Build each ``val.metrics`` entry of this package that needs weight files (LPIPS, identity, ...), so that a
+    missing or refused file fails at launch, not at the first validation hours later (checked at launch,
+    like :func:`check_data_paths`).
+
+    Raises:
+        OptionError: A metric's weights are missing or not loadable (the message names the file).
+    """
+    metrics = (opt.get('val') or {}).get('metrics') or {}
+    for name, block in metrics.items():
+        if not isinstance(block, dict) or block.get('type') != 'calculate_face_metric':
+            continue
+        from ..metrics.catalog import METRICS, build_metric
+        metric = block.get('metric', 'psnr_y')
+        if metric not in METRICS:
+            raise OptionError(f"val.metrics.{name}.metric '{metric}' is not a metric{_closest(metric, METRICS)}")
+        if metric.startswith(('psnr', 'ssim')) or metric == 'niqe':  # no weight files
+            continue
+        options = {k: v for k, v in block.items() if k not in ('type', 'metric', 'better', 'device')}
+        try:
+            build_metric(metric, device='cpu', **options)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            raise OptionError(f'val.metrics.{name} ({metric}) cannot be computed: {err}') from None
 
 
 def validate_options(opt, is_train=True):
@@ -190,9 +364,7 @@ def validate_options(opt, is_train=True):
         cls = _lookup(DATASET_REGISTRY, block['type'], where)
         if 'name' in block:
             check_folder_name(block['name'], f'{where}.name')
-        for key, minimum, integer in DATASET_NUMBER_OPTIONS:
-            if block.get(key) is not None:
-                check_number(block[key], f'{where}.{key}', minimum, integer)
+        _check_dataset_values(block, where)
         own_keys = getattr(cls, 'option_keys', None)
         if own_keys is not None:
             _unknown(block, own_keys | BASICSR_DATASET_KEYS, f"{where} ({block['type']})")
@@ -211,3 +383,11 @@ def validate_options(opt, is_train=True):
         own_keys = getattr(model_cls, 'train_option_keys', None)
         if own_keys is not None:
             _unknown(train, own_keys | BASICSR_TRAIN_KEYS, f"train ({opt['model_type']})")
+        _check_optimizers(train)
+        _check_scheduler(train)
+        if train.get('ema_decay') is not None:
+            check_number(train['ema_decay'], 'train.ema_decay', 0, False)
+            if train['ema_decay'] > 1:
+                raise OptionError(f"train.ema_decay must be in [0, 1], got {train['ema_decay']!r}")
+    if isinstance(opt.get('val'), dict):
+        _check_val(opt['val'])

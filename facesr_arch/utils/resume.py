@@ -22,6 +22,8 @@ import torch
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils.misc import check_resume
 
+from .weights import safe_load
+
 
 def _resume_device(opt):
     if opt.get('num_gpu', 0) != 0 and torch.cuda.is_available():
@@ -46,11 +48,7 @@ def load_training_state(path, device):
     Raises:
         ValueError: The file is not a loadable training state (truncated, or holds pickled objects).
     """
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # truncated zip, unpickling of a refused global, not a torch file
-        raise ValueError(f'Cannot load training state {path}: {err}. Training states are loaded with '
-                         'weights_only=True; files holding pickled objects are refused.') from err
+    return safe_load(path, 'training state', device)
 
 
 def load_resume_state(opt, skipped=None):

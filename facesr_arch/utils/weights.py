@@ -1,5 +1,8 @@
 """Loading pretrained weights from explicit local files: one clear error, never a download."""
 import os
+import pickle
+import warnings
+import zipfile
 
 import torch
 
@@ -31,6 +34,35 @@ def require_file(path, what, how_to_get):
     return path
 
 
+def safe_load(path, what, map_location='cpu', mmap=False):
+    """``torch.load(path, weights_only=True)`` with one-line errors.
+
+    Args:
+        path (str): Checkpoint file.
+        what (str): What it is, for messages.
+        map_location (str | torch.device): Where tensors land. Default: 'cpu'.
+        mmap (bool): Map tensor data instead of reading it (cheap checks of large files; zip checkpoints only).
+
+    Raises:
+        ValueError: The file holds pickled Python objects (code), which are refused and not loaded; or it is
+            not a PyTorch checkpoint (truncated, corrupt, another format). The message names the file.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # torch's notes on pickle protocols: noise next to the message
+            return torch.load(path, map_location=map_location, weights_only=True,
+                              mmap=mmap and zipfile.is_zipfile(path))
+    except pickle.UnpicklingError:
+        raise ValueError(f'{path} ({what}) holds pickled Python objects (code), not only tensors: it was refused and '
+                         'not loaded (running code from a checkpoint is never done). Use a checkpoint of tensors: '
+                         'the ones training saves, or a public release converted by scripts/convert_weights.py.'
+                         ) from None
+    except Exception as err:  # truncated zip, not a torch file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f'{path} ({what}) is not a readable PyTorch checkpoint (truncated or corrupt?): '
+                         f'{first[:200]}') from None
+
+
 def load_state_dict(path, what, how_to_get, param_key=None, map_location='cpu'):
     """Load a state dict with ``weights_only=True`` (pickled code in a checkpoint is refused).
 
@@ -46,11 +78,7 @@ def load_state_dict(path, what, how_to_get, param_key=None, map_location='cpu'):
         dict[str, Tensor]: The state dict.
     """
     path = require_file(path, what, how_to_get)
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # pickle errors, truncated files, code objects refused by weights_only
-        raise ValueError(f'Cannot load {what} weights from {path}: {err}. The file must be a PyTorch checkpoint '
-                         'of tensors (loaded with weights_only=True; pickled code is refused).') from err
+    ckpt = safe_load(path, f'{what} weights', map_location)
     if param_key is not None:
         if param_key not in ckpt:
             raise KeyError(f'{path} has no {param_key!r} entry (it has: {sorted(ckpt)[:10]})')
