@@ -16,8 +16,10 @@ def add_model_arguments(parser):
     """Arguments choosing and loading a method (shared by inference and the modulation sweep)."""
     group = parser.add_argument_group('method')
     group.add_argument('-opt', '--opt', help='test option file (network_g, path.pretrain_network_g, param_key_g)')
-    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet)')
-    group.add_argument('--weights', help='checkpoint (overrides the option file)')
+    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet); not needed '
+                       'with a checkpoint that names its network (training saves, converted releases)')
+    group.add_argument('--weights', help='checkpoint (overrides the option file); its recorded network options win '
+                       'over the option file\'s, --net-opt wins over both')
     group.add_argument('--param-key', choices=('params_ema', 'params'),
                        help='checkpoint entry; default: the option file\'s, else params_ema when present')
     group.add_argument('--net-opt', action='append', metavar='KEY=VALUE',
@@ -72,7 +74,10 @@ def main(argv=None):
         raise SystemExit('--batch-size must be at least 1')
     check_output_dir(args.input, args.output)
     items = collect_inputs(args.input)
-    restorer = restorer_from_args(args)
+    try:
+        restorer = restorer_from_args(args)
+    except (ValueError, KeyError, FileNotFoundError) as err:  # one line: what does not fit and what to pass
+        raise SystemExit(f'error: {err}') from None
     os.makedirs(args.output, exist_ok=True)
     print(f'{restorer.spec.name}: {len(items)} input(s) from {args.input} -> {args.output} on {args.device} '
           f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size})', flush=True)
