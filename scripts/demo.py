@@ -25,19 +25,9 @@ from create_lmdb import create_lmdb  # noqa: E402
 
 
 def faces_on_the_spot(folder, count=8, size=128):
-    """Aligned-style face crops with small shifts, zooms and flips from scikit-image's astronaut portrait."""
-    from skimage.data import astronaut
-    img = cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)
-    rng = np.random.default_rng(0)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(count):
-        half = int(rng.integers(100, 116))
-        cy, cx = 130 + int(rng.integers(-6, 7)), 250 + int(rng.integers(-6, 7))
-        face = cv2.resize(img[cy - half:cy + half, cx - half:cx + half], (size, size), interpolation=cv2.INTER_AREA)
-        if i % 2:
-            face = face[:, ::-1]
-        cv2.imwrite(os.path.join(folder, f'face_{i:02d}.png'), face)
-    return folder
+    """Aligned-style face crops from scikit-image's astronaut portrait (``facesr_arch.data.sample_faces``)."""
+    from facesr_arch.data.sample_faces import write_portrait_faces
+    return write_portrait_faces(folder, [f'face_{i:02d}.png' for i in range(count)], size)
 
 
 def demo_options(lmdb_path, name, iters):
