@@ -32,7 +32,8 @@ def face(ffhq_small_dir):
 
 
 def cli_args(args, face, cwd):
-    return [*args, '-i', face, '-o', str(cwd / 'out'), '--device', 'cpu', '--no-progress', '--overwrite']
+    return [*args, '-i', face, '-o', str(cwd / 'out'), '--device', 'cpu', '--no-progress', '--overwrite',
+            '--upscale', '8']
 
 
 def infer(args, face, cwd, capsys):

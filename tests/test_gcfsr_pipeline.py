@@ -52,7 +52,7 @@ def test_train_then_auto_resume(option_file, ffhq_small_lmdb, ffhq_small_dir, wo
     assert ckpt['network'] == opt['network_g']
     face = os.path.join(ffhq_small_dir, sorted(os.listdir(ffhq_small_dir))[0])
     proc = run_script('inference.py', ['--weights', str(exp / 'models' / 'net_g_4.pth'), '-i', face, '-o', 'restored',
-                                       '--device', 'cpu', '--no-progress'], cwd=str(workdir))
+                                       '--device', 'cpu', '--no-progress', '--upscale', '8'], cwd=str(workdir))
     assert 'Done: 1 image(s)' in proc.stdout  # the checkpoint alone rebuilds the network it was trained as
     assert len(os.listdir(exp / 'visualization')) == 2  # two validation faces saved
     log = open(glob.glob(str(exp / f'train_{name}_*.log'))[0]).read()

@@ -29,6 +29,8 @@ def add_model_arguments(parser):
     group.add_argument('--strength', type=float, help='GCFSR: conditional factor s fed to the network whatever '
                        'the real factor (generative strength, paper 3.6)')
     group.add_argument('--size', type=int, help='W-Net: face side it runs at (default: 128, the paper\'s)')
+    group.add_argument('--seed', type=int, default=0, help='seed of the random inputs (GCFSR / StyleGAN2 noise): '
+                       'a rerun with the same inputs, batch size and device writes the same bytes (default: 0)')
     group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                        help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
@@ -38,7 +40,8 @@ def add_model_arguments(parser):
 
 
 def restorer_from_args(args):
-    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments."""
+    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments (seeds torch with ``--seed``)."""
+    torch.manual_seed(args.seed)
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
@@ -80,7 +83,8 @@ def main(argv=None):
         raise SystemExit(f'error: {err}') from None
     os.makedirs(args.output, exist_ok=True)
     print(f'{restorer.spec.name}: {len(items)} input(s) from {args.input} -> {args.output} on {args.device} '
-          f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size})', flush=True)
+          f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size}, seed {args.seed})',
+          flush=True)
     if args.whole_image:
         detector = load_detector(args.detector, args.detector_net, args.device)
         summary = run_whole_images(items, restorer, detector, args.output, args.batch_size, args.overwrite,
