@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image  # noqa: E402
+from facesr_arch.data.image_io import ImageDecodeError, list_images, read_image, umask_mode  # noqa: E402
 
 
 def encode_png(path, compress_level):
@@ -56,6 +56,7 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
     parent = os.path.dirname(output_path)
     os.makedirs(parent, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix='.tmp_lmdb_', dir=parent)
+    os.chmod(tmp_dir, umask_mode(directory=True))  # mkdtemp makes 0700
     skipped, meta, written = [], [], 0
     try:
         map_size = 1 << 28
