@@ -1,6 +1,6 @@
 """Benchmarks, as JSON (never run as tests).
 
-    python scripts/benchmark.py data --input ../shared/data/ffhq_hq [--devices cpu cuda] [--output data.json]
+    python scripts/benchmark.py data --input my_faces/ [--devices cpu cuda] [--output data.json]
 
     python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper]
         [--device cpu|cuda] [--batch-sizes 1 4 8] [--optimize] [--channels-last] [--autocast bf16|fp16] [--compile]
