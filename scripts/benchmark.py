@@ -30,8 +30,7 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import facesr_arch  # noqa: E402,F401
+import _light  # noqa: F401  (the checkout importable; facesr_arch is imported after the arguments are parsed)
 
 
 def data_command(args):
@@ -67,9 +66,8 @@ def main(argv=None):
     data.add_argument('--devices', nargs='+', default=['cpu'], help='torch devices for the batched path')
     data.add_argument('--size', type=int, default=512, help='resolution of the blind comparison (default 512)')
     data.set_defaults(run=data_command)
-    from facesr_arch.utils.benchmark_models import PAPER_OPTIONS
     models = commands.add_parser('models', help='model costs: parameters, FLOPs, latency, memory, training')
-    models.add_argument('--methods', nargs='+', default=sorted(PAPER_OPTIONS), choices=sorted(PAPER_OPTIONS))
+    models.add_argument('--methods', nargs='+', help='registry names (default: every method with a paper option file)')
     models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper'])
     models.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
     models.add_argument('--batch-sizes', type=int, nargs='+', default=[1], help='default: 1')
@@ -101,7 +99,13 @@ def main(argv=None):
     models.add_argument('--markdown', help='also write the markdown table here')
     models.set_defaults(run=models_command)
     args = parser.parse_args(argv)
+    import facesr_arch  # noqa: F401  (registers everything)
     if args.command == 'models':
+        from facesr_arch.utils.benchmark_models import PAPER_OPTIONS
+        args.methods = args.methods or sorted(PAPER_OPTIONS)
+        unknown = sorted(set(args.methods) - set(PAPER_OPTIONS))
+        if unknown:
+            parser.error(f'--methods: unknown {unknown}; choose from {sorted(PAPER_OPTIONS)}')
         if args.train_data is None and (args.degradation_on_device or args.train_workers is not None):
             parser.error('--degradation-on-device and --train-workers need --train-data')
         if args.train_data is not None and not os.path.isdir(args.train_data):

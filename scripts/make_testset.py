@@ -16,18 +16,35 @@ import os
 import shutil
 import sys
 
-import cv2
-import numpy as np
-from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', help='HQ faces: image folder or BasicSR LMDB')
+    parser.add_argument('--output', help='folder that receives PROTOCOL/...')
+    parser.add_argument('--protocol', action='append', help='protocol name (repeatable); see --list')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the degradations (default 0)')
+    parser.add_argument('--max-images', type=int, help='use only the first N images (sorted by stem)')
+    parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
+    parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
+    return parser
+
+
+if __name__ == '__main__':
+    build_parser().parse_args()  # --help and argument errors before the heavy imports below
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402
 import facesr_arch  # noqa: E402,F401
 from facesr_arch.data.degradations import apply_degradation  # noqa: E402
 from facesr_arch.data.image_io import write_atomic, write_image_atomic  # noqa: E402
 from facesr_arch.data.image_source import ImageSource  # noqa: E402
 from facesr_arch.data.testset_protocols import PROTOCOLS  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # noqa: E402
 from create_lmdb import create_lmdb  # noqa: E402
 
 
@@ -74,15 +91,7 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--input', help='HQ faces: image folder or BasicSR LMDB')
-    parser.add_argument('--output', help='folder that receives PROTOCOL/...')
-    parser.add_argument('--protocol', action='append', help='protocol name (repeatable); see --list')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the degradations (default 0)')
-    parser.add_argument('--max-images', type=int, help='use only the first N images (sorted by stem)')
-    parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
-    parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
         for name, subsets in PROTOCOLS.items():

@@ -1,15 +1,11 @@
-"""Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``)."""
+"""Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``).
+
+The module's top level imports nothing heavy: the scripts parse their arguments (and answer ``--help``) before
+torch and BasicSR are imported.
+"""
 import argparse
 import os
 import sys
-
-import torch
-
-from .loading import build_network, network_config, parse_net_options
-from .runner import FaceRestorer, run_aligned, run_whole_images
-from .sources import check_output_dir, collect_inputs
-from .specs import Controls, get_spec
-from .whole_image import load_detector
 
 
 def add_model_arguments(parser):
@@ -31,8 +27,7 @@ def add_model_arguments(parser):
     group.add_argument('--size', type=int, help='W-Net: face side it runs at (default: 128, the paper\'s)')
     group.add_argument('--seed', type=int, default=0, help='seed of the random inputs (GCFSR / StyleGAN2 noise): '
                        'a rerun with the same inputs, batch size and device writes the same bytes (default: 0)')
-    group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                       help='cpu, cuda or cuda:N (default: cuda when available)')
+    group.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
     group.add_argument('--no-optimize', action='store_true', help='run the network as trained instead of the '
                        'optimised inference path (folded BatchNorm / weight scales, channels_last; equal within 1e-4)')
@@ -40,7 +35,14 @@ def add_model_arguments(parser):
 
 
 def restorer_from_args(args):
-    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments (seeds torch with ``--seed``)."""
+    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments (seeds torch with ``--seed``;
+    sets ``args.device`` when it is None)."""
+    import torch
+
+    from .loading import build_network, network_config, parse_net_options
+    from .runner import FaceRestorer
+    from .specs import Controls, get_spec
+    args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(args.seed)
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
@@ -75,6 +77,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
+    from .runner import run_aligned, run_whole_images
+    from .sources import check_output_dir, collect_inputs
+    from .whole_image import load_detector
     check_output_dir(args.input, args.output)
     items = collect_inputs(args.input)
     try:
