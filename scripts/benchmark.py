@@ -8,14 +8,14 @@
          [--degradation-on-device]] [--reference gfpgan] --output models.json [--markdown models.md]
 
 ``data``: pairs/s per worker for each degradation model (CPU path), CPU vs batched torch path for the
-blind models at 512 px, and LMDB read throughput (facesr_arch/data/benchmark.py).
+blind models at 512 px, and LMDB read throughput (facesr_arch/benchmark/data.py).
 
 ``models``: per method at its paper and a tiny configuration: parameters, FLOPs, forward latency (median),
 throughput and peak memory per batch size, optionally training iterations and latency ratios to
-GFPGANv1Clean-512 (facesr_arch/utils/benchmark_models.py).
+GFPGANv1Clean-512 (facesr_arch/benchmark/models.py).
 
 ``models --train-step``: training iterations through each method's real model class
-(facesr_arch/utils/benchmark_training.py): iteration time, the share of it spent waiting for data
+(facesr_arch/benchmark/training.py): iteration time, the share of it spent waiting for data
 (``next(loader)`` + ``feed_data``, reported apart), EMA and R1 costs. With ``--train-data`` the batches come
 from the method's own training dataset (its option file's ``datasets.train``, at the model's output size)
 on those HQ faces, through BasicSR's dataloader with ``--train-workers`` processes (default: the option
@@ -34,13 +34,13 @@ import _light  # noqa: F401  (the checkout importable; facesr_arch is imported a
 
 
 def data_command(args):
-    from facesr_arch.data.benchmark import run_data_benchmark
+    from facesr_arch.benchmark.data import run_data_benchmark
     return run_data_benchmark(args.input, pairs=args.pairs, batch_size=args.batch_size, batches=args.batches,
                               devices=args.devices, blind_size=args.size)
 
 
 def models_command(args):
-    from facesr_arch.utils.benchmark_models import markdown_table, run_models_benchmark
+    from facesr_arch.benchmark.models import markdown_table, run_models_benchmark
     result = run_models_benchmark(args.methods, configs=args.config, device=args.device, batch_sizes=args.batch_sizes,
                                   warmup=args.warmup, repeats=args.repeats, fold=args.optimize,
                                   channels_last=args.channels_last or args.optimize, autocast=args.autocast, compile_net=args.compile, train_step=args.train_step,
@@ -101,7 +101,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import facesr_arch  # noqa: F401  (registers everything)
     if args.command == 'models':
-        from facesr_arch.utils.benchmark_models import PAPER_OPTIONS
+        from facesr_arch.benchmark.models import PAPER_OPTIONS
         args.methods = args.methods or sorted(PAPER_OPTIONS)
         unknown = sorted(set(args.methods) - set(PAPER_OPTIONS))
         if unknown:

@@ -79,7 +79,7 @@ def test_fixed_latents_and_hq_dataset(ffhq_small_dir):
 
 def test_stylegan2_iteration_never_reads_the_device(ffhq_small_lmdb, tmp_path, monkeypatch):
     """An iteration with lazy R1 and the lazy path-length penalty both due reads no tensor on the host."""
-    from facesr_arch.utils.benchmark_training import build_model
+    from facesr_arch.benchmark.training import build_model
     opt = shrink_stylegan2(load_options(STYLEGAN2_OPTIONS[0]), ffhq_small_lmdb, 'sync')
     torch.manual_seed(0)
     model = build_model(opt, torch.device('cpu'), str(tmp_path))
