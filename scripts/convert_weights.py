@@ -33,7 +33,6 @@ import argparse
 import math
 import os
 import re
-import sys
 
 import _light  # noqa: F401  (the checkout importable; torch and facesr_arch are imported where used: fast --help)
 
