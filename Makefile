@@ -10,16 +10,20 @@ PYTEST_ARGS ?=
 # the suite runs on two pytest-xdist workers of one thread each (CI machines have 2 cores)
 TEST_WORKERS ?= 2
 
-.PHONY: venv demo test clean-venv
+.PHONY: venv hook demo test clean-venv
 venv: $(VENV)/.complete
 
 $(VENV)/.complete: requirements.txt scripts/make_venv.sh
 	PYTHON=$(PYTHON) bash scripts/make_venv.sh $(VENV)
 
-demo: venv
+# start-up hook (facesr_arch/_compat.py): `import basicsr` before `import facesr_arch` works; idempotent
+hook: venv
+	$(PY) facesr_arch/_compat.py --install
+
+demo: hook
 	$(PY) scripts/demo.py $(if $(HQ_DIR),--hq-dir $(HQ_DIR))
 
-test: venv
+test: hook
 	FACESR_TEST_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests
 
 clean-venv:

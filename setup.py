@@ -2,6 +2,7 @@
 import os
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 here = os.path.dirname(os.path.abspath(__file__))
 
@@ -17,7 +18,32 @@ def requirements():
     return [line for line in lines if line and not line.startswith(('pytest', 'basicsr'))]
 
 
+def compat_module():
+    """facesr_arch/_compat.py loaded as a file (importing the package would import torch and BasicSR)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('_facesr_arch_compat', os.path.join(here, 'facesr_arch', '_compat.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class BuildWithStartupHook(build_py):
+    """Also installs ``facesr_arch_compat.pth`` in site-packages, so ``import basicsr`` works before
+    ``import facesr_arch`` (see facesr_arch/_compat.py)."""
+
+    def run(self):
+        super().run()
+        # an editable install (pip install -e .) packs its wheel from install_lib, a regular one from build_lib
+        target = self.distribution.get_command_obj('install').install_lib if self.editable_mode else self.build_lib
+        os.makedirs(target, exist_ok=True)
+        compat_module().install_startup_hook(target)
+
+    def get_outputs(self, *args, **kwargs):
+        return super().get_outputs(*args, **kwargs) + [os.path.join(self.build_lib, compat_module().STARTUP_FILE)]
+
+
 setup(
+    cmdclass={'build_py': BuildWithStartupHook},
     name='facesr_arch',
     version=read('VERSION').strip(),
     description='CFGPFSSR, GCFSR, MPCNet, PVFR and W-Net for BasicSR: train, test and compare face SR / restoration',

@@ -1,6 +1,6 @@
 """Benchmarks, as JSON (never run as tests).
 
-    python scripts/benchmark.py data --input ../shared/data/ffhq_hq [--devices cpu cuda] [--output data.json]
+    python scripts/benchmark.py data --input my_faces/ [--devices cpu cuda] [--output data.json]
 
     python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper]
         [--device cpu|cuda] [--batch-sizes 1 4 8] [--optimize] [--channels-last] [--autocast bf16|fp16] [--compile]
@@ -8,14 +8,14 @@
          [--degradation-on-device]] [--reference gfpgan] --output models.json [--markdown models.md]
 
 ``data``: pairs/s per worker for each degradation model (CPU path), CPU vs batched torch path for the
-blind models at 512 px, and LMDB read throughput (facesr_arch/data/benchmark.py).
+blind models at 512 px, and LMDB read throughput (facesr_arch/benchmark/data.py).
 
 ``models``: per method at its paper and a tiny configuration: parameters, FLOPs, forward latency (median),
 throughput and peak memory per batch size, optionally training iterations and latency ratios to
-GFPGANv1Clean-512 (facesr_arch/utils/benchmark_models.py).
+GFPGANv1Clean-512 (facesr_arch/benchmark/models.py).
 
 ``models --train-step``: training iterations through each method's real model class
-(facesr_arch/utils/benchmark_training.py): iteration time, the share of it spent waiting for data
+(facesr_arch/benchmark/training.py): iteration time, the share of it spent waiting for data
 (``next(loader)`` + ``feed_data``, reported apart), EMA and R1 costs. With ``--train-data`` the batches come
 from the method's own training dataset (its option file's ``datasets.train``, at the model's output size)
 on those HQ faces, through BasicSR's dataloader with ``--train-workers`` processes (default: the option
@@ -30,18 +30,17 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import facesr_arch  # noqa: E402,F401
+import _light  # noqa: F401  (the checkout importable; facesr_arch is imported after the arguments are parsed)
 
 
 def data_command(args):
-    from facesr_arch.data.benchmark import run_data_benchmark
+    from facesr_arch.benchmark.data import run_data_benchmark
     return run_data_benchmark(args.input, pairs=args.pairs, batch_size=args.batch_size, batches=args.batches,
                               devices=args.devices, blind_size=args.size)
 
 
 def models_command(args):
-    from facesr_arch.utils.benchmark_models import markdown_table, run_models_benchmark
+    from facesr_arch.benchmark.models import markdown_table, run_models_benchmark
     result = run_models_benchmark(args.methods, configs=args.config, device=args.device, batch_sizes=args.batch_sizes,
                                   warmup=args.warmup, repeats=args.repeats, fold=args.optimize,
                                   channels_last=args.channels_last or args.optimize, autocast=args.autocast, compile_net=args.compile, train_step=args.train_step,
@@ -67,9 +66,8 @@ def main(argv=None):
     data.add_argument('--devices', nargs='+', default=['cpu'], help='torch devices for the batched path')
     data.add_argument('--size', type=int, default=512, help='resolution of the blind comparison (default 512)')
     data.set_defaults(run=data_command)
-    from facesr_arch.utils.benchmark_models import PAPER_OPTIONS
     models = commands.add_parser('models', help='model costs: parameters, FLOPs, latency, memory, training')
-    models.add_argument('--methods', nargs='+', default=sorted(PAPER_OPTIONS), choices=sorted(PAPER_OPTIONS))
+    models.add_argument('--methods', nargs='+', help='registry names (default: every method with a paper option file)')
     models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper'])
     models.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
     models.add_argument('--batch-sizes', type=int, nargs='+', default=[1], help='default: 1')
@@ -101,7 +99,13 @@ def main(argv=None):
     models.add_argument('--markdown', help='also write the markdown table here')
     models.set_defaults(run=models_command)
     args = parser.parse_args(argv)
+    import facesr_arch  # noqa: F401  (registers everything)
     if args.command == 'models':
+        from facesr_arch.benchmark.models import PAPER_OPTIONS
+        args.methods = args.methods or sorted(PAPER_OPTIONS)
+        unknown = sorted(set(args.methods) - set(PAPER_OPTIONS))
+        if unknown:
+            parser.error(f'--methods: unknown {unknown}; choose from {sorted(PAPER_OPTIONS)}')
         if args.train_data is None and (args.degradation_on_device or args.train_workers is not None):
             parser.error('--degradation-on-device and --train-workers need --train-data')
         if args.train_data is not None and not os.path.isdir(args.train_data):

@@ -4,7 +4,9 @@
 """
 import sys
 
-from facesr_arch.metrics.cli import main
+from _light import light_module
 
 if __name__ == '__main__':
+    light_module('metrics.cli').parse_args()  # --help and argument errors before torch
+    from facesr_arch.metrics.cli import main
     sys.exit(main())

@@ -8,10 +8,7 @@ import argparse
 import os
 import sys
 
-import cv2
-
-from facesr_arch.data.image_io import list_images, write_image_atomic
-from facesr_arch.inference.figures import colorize_parsing, find_by_stem, inset_corner, labelled_grid, read_tile
+import _light  # noqa: F401  (the checkout importable)
 
 
 def build_grid(columns, names, side=256, parsing_dir=None, parsing_column=0, row_labels=True):
@@ -28,6 +25,9 @@ def build_grid(columns, names, side=256, parsing_dir=None, parsing_column=0, row
     Returns:
         tuple[ndarray, list[str]]: The figure and the 'folder/stem' entries that were missing.
     """
+    import cv2
+
+    from facesr_arch.inference.figures import colorize_parsing, find_by_stem, inset_corner, labelled_grid, read_tile
     rows, missing = [], []
     for name in names:
         row = []
@@ -56,6 +56,7 @@ def main(argv=None):
     parser.add_argument('--tile', type=int, default=256, help='tile side (default: 256)')
     parser.add_argument('-o', '--output', required=True, help='figure to write (.png / .jpg)')
     args = parser.parse_args(argv)
+    from facesr_arch.data.image_io import list_images, write_image_atomic
     columns = [('LR', args.lr)]
     for entry in args.method:
         label, sep, folder = entry.partition('=')

@@ -33,14 +33,8 @@ import argparse
 import math
 import os
 import re
-import sys
 
-import torch
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from facesr_arch.archs.vgg_arch import vgg_layer_names  # noqa: E402
-from facesr_arch.utils.weights import NETWORK_KEY  # noqa: E402
+import _light  # noqa: F401  (the checkout importable; torch and facesr_arch are imported where used: fast --help)
 
 # persistent FIR-kernel buffers of the reference implementations; ours are rebuilt from the constructor
 _KERNEL_BUFFER = re.compile(r'(^|\.)kernel$')
@@ -175,6 +169,7 @@ def torchvision_vgg(state):
 
 def vggface(state):
     """VGGFace ``vgg_face_dag`` names (``conv3_2.weight``) -> torchvision ``features.<index>.*`` of VGG16."""
+    from facesr_arch.archs.vgg_arch import vgg_layer_names
     names = vgg_layer_names('vggface')
     out = {}
     for key, value in state.items():
@@ -203,6 +198,9 @@ def convert_file(source, src, dst, key=None):
 
     Sources with an entry in ``NETWORKS`` also store the network block they load into under ``NETWORK_KEY``.
     """
+    import torch
+
+    from facesr_arch.utils.weights import NETWORK_KEY
     if source not in CONVERTERS:
         raise ValueError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
     if os.path.abspath(src) == os.path.abspath(dst):

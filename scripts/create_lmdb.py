@@ -13,13 +13,26 @@ import shutil
 import sys
 import tempfile
 
-import cv2
-import lmdb
-import numpy as np
-from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from facesr_arch.data.image_io import ImageDecodeError, images_by_stem, read_image  # noqa: E402
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', required=True, help='folder of images')
+    parser.add_argument('--output', required=True, help='LMDB folder to create (conventionally *.lmdb)')
+    parser.add_argument('--compress-level', type=int, default=1, help='PNG compression 0-9 (default 1)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
+    return parser
+
+
+if __name__ == '__main__':
+    build_parser().parse_args()  # --help and argument errors before the heavy imports below
+
+import cv2  # noqa: E402
+import lmdb  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402
+from facesr_arch.data.image_io import ImageDecodeError, images_by_stem, read_image, umask_mode  # noqa: E402
 from facesr_arch.data.lmdb_util import key_problem  # noqa: E402
 from facesr_arch.utils.safety import check_writable, refuse_input_inside, replace_folder, run_cli  # noqa: E402
 
@@ -58,6 +71,7 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
     parent = os.path.dirname(output_path)
     os.makedirs(parent, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix='.tmp_lmdb_', dir=parent)
+    os.chmod(tmp_dir, umask_mode(directory=True))  # mkdtemp makes 0700
     skipped, meta, written = [], [], 0
     try:
         map_size = 1 << 28
@@ -102,12 +116,7 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--input', required=True, help='folder of images')
-    parser.add_argument('--output', required=True, help='LMDB folder to create (conventionally *.lmdb)')
-    parser.add_argument('--compress-level', type=int, default=1, help='PNG compression 0-9 (default 1)')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     written, skipped = create_lmdb(args.input, args.output, args.compress_level, args.overwrite)
     for path, reason in skipped:
         print(f'skipped: {reason}', file=sys.stderr)

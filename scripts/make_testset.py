@@ -19,10 +19,36 @@ import json
 import os
 import sys
 
-import numpy as np
-from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', help='HQ faces: image folder or BasicSR LMDB')
+    parser.add_argument('--output', help='folder that receives PROTOCOL/...')
+    parser.add_argument('--protocol', action='append', help='protocol name (repeatable); see --list')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the degradations (default 0)')
+    parser.add_argument('--max-images', type=int, help='use only the first N images (of the key list, or by stem)')
+    parser.add_argument('--keys', help="the test faces: 'paper' for the protocol's key list (facesr_arch/data/"
+                        'keylists), or a key list file / LMDB / folder; default: every input image')
+    parser.add_argument('--exclude-keys', action='append', default=[], metavar='PATH',
+                        help='training faces the test set must not share (key list file, LMDB or folder; '
+                        'repeatable)')
+    parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
+    parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
+    parser.add_argument('--calibrate', action='store_true',
+                        help="print each protocol's measured Input PSNR beside the paper's Input row (writes "
+                        'nothing; --protocol limits it, --max-images and --seeds size it)')
+    parser.add_argument('--seeds', type=int, default=3, help='degradation seeds per face for --calibrate')
+    return parser
+
+
+if __name__ == '__main__':
+    build_parser().parse_args()  # --help and argument errors before the heavy imports below
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402
 import facesr_arch  # noqa: E402,F401
 from facesr_arch.data.image_io import ImageDecodeError, write_atomic, write_image_atomic  # noqa: E402
 from facesr_arch.data.image_source import ImageSource  # noqa: E402
@@ -31,7 +57,7 @@ from facesr_arch.data.testset_keys import resolve_test_keys  # noqa: E402
 from facesr_arch.data.testset_protocols import PROTOCOLS, get_protocol, make_pair  # noqa: E402
 from facesr_arch.utils.safety import check_writable, refuse_input_inside, run_cli, staged_folder  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # noqa: E402
 from create_lmdb import create_lmdb  # noqa: E402
 
 
@@ -112,24 +138,7 @@ def _read_square(source, key, skipped):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--input', help='HQ faces: image folder or BasicSR LMDB')
-    parser.add_argument('--output', help='folder that receives PROTOCOL/...')
-    parser.add_argument('--protocol', action='append', help='protocol name (repeatable); see --list')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the degradations (default 0)')
-    parser.add_argument('--max-images', type=int, help='use only the first N images (of the key list, or by stem)')
-    parser.add_argument('--keys', help="the test faces: 'paper' for the protocol's key list (facesr_arch/data/"
-                        'keylists), or a key list file / LMDB / folder; default: every input image')
-    parser.add_argument('--exclude-keys', action='append', default=[], metavar='PATH',
-                        help='training faces the test set must not share (key list file, LMDB or folder; '
-                        'repeatable)')
-    parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
-    parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
-    parser.add_argument('--calibrate', action='store_true',
-                        help="print each protocol's measured Input PSNR beside the paper's Input row (writes "
-                        'nothing; --protocol limits it, --max-images and --seeds size it)')
-    parser.add_argument('--seeds', type=int, default=3, help='degradation seeds per face for --calibrate')
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
         for name, recipe in PROTOCOLS.items():

@@ -8,9 +8,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from facesr_arch.data.image_io import read_image, write_image_atomic
-from facesr_arch.inference.cli import add_model_arguments, restorer_from_args
-from facesr_arch.inference.figures import labelled_grid
+from _light import light_module
 
 
 def modulation_strip(restorer, img, factors, side=256):
@@ -24,6 +22,7 @@ def modulation_strip(restorer, img, factors, side=256):
     """
     if restorer.spec.condition is None or getattr(restorer.net, 'blind', False):
         raise ValueError(f'{restorer.spec.name} has no conditional factor to sweep (the blind GCFSR neither)')
+    from facesr_arch.inference.figures import labelled_grid
     outputs = [restorer.restore([img], replace(restorer.controls, strength=s))[0] for s in factors]
     labels = [f'input {img.shape[1]}px'] + [f's = {s:g}' for s in factors]
     return labelled_grid([[img] + outputs], labels, side=side)
@@ -36,8 +35,10 @@ def main(argv=None):
     parser.add_argument('--factors', type=float, nargs='+', default=[4, 8, 16, 32, 64],
                         help='conditional factors s (default: 4 8 16 32 64)')
     parser.add_argument('--tile', type=int, default=256, help='tile side in the strip (default: 256)')
-    add_model_arguments(parser)
+    light_module('inference.cli').add_model_arguments(parser)
     args = parser.parse_args(argv)
+    from facesr_arch.data.image_io import read_image, write_image_atomic
+    from facesr_arch.inference.cli import restorer_from_args
     restorer = restorer_from_args(args)
     strip = modulation_strip(restorer, read_image(args.input), args.factors, args.tile)
     write_image_atomic(args.output, strip)

@@ -19,12 +19,32 @@ import json
 import os
 import sys
 
-import cv2
-import numpy as np
-import torch
-from torch.nn import functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', required=True, help='image folder or BasicSR LMDB')
+    parser.add_argument('--output', required=True, help='sidecar folder')
+    parser.add_argument('--weights', required=True, help='parsing weight file (see weights/README.md)')
+    parser.add_argument('--arch', default='parsenet', choices=['parsenet', 'bisenet'])
+    parser.add_argument('--min_feat_size', type=int, default=32,
+                        help='parsenet bottleneck: 32 = facexlib file, 4 = MPCNet predictor')
+    parser.add_argument('--size', type=int, default=512, help='working resolution of the parser')
+    parser.add_argument('--boxes', default=None, help='write eye/mouth boxes JSON here')
+    parser.add_argument('--landmarks', default=None,
+                        help='facexlib FAN file (e.g. weights/alignment_WFLW_4HG.pth): boxes from its landmarks')
+    parser.add_argument('--device', default='cpu')
+    return parser
+
+
+if __name__ == '__main__':
+    build_parser().parse_args()  # --help and argument errors before the heavy imports below
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402
 
 import facesr_arch  # noqa: E402,F401  (before basicsr)
 from facesr_arch.archs.parsing_arch import build_face_parser  # noqa: E402
@@ -160,19 +180,7 @@ def prepare_parsing(source, output, weights, arch='parsenet', size=512, boxes_pa
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--input', required=True, help='image folder or BasicSR LMDB')
-    parser.add_argument('--output', required=True, help='sidecar folder')
-    parser.add_argument('--weights', required=True, help='parsing weight file (see weights/README.md)')
-    parser.add_argument('--arch', default='parsenet', choices=['parsenet', 'bisenet'])
-    parser.add_argument('--min_feat_size', type=int, default=32,
-                        help='parsenet bottleneck: 32 = facexlib file, 4 = MPCNet predictor')
-    parser.add_argument('--size', type=int, default=512, help='working resolution of the parser')
-    parser.add_argument('--boxes', default=None, help='write eye/mouth boxes JSON here')
-    parser.add_argument('--landmarks', default=None,
-                        help='facexlib FAN file (e.g. weights/alignment_WFLW_4HG.pth): boxes from its landmarks')
-    parser.add_argument('--device', default='cpu')
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     options = {'min_feat_size': args.min_feat_size, 'in_size': args.size,
                'with_image_head': args.min_feat_size == 32} if args.arch == 'parsenet' else {'in_size': args.size}
     written, failures = prepare_parsing(args.input, args.output, args.weights, args.arch, args.size, args.boxes,

@@ -1,20 +1,22 @@
-"""Fixtures: real faces from ../shared/data, small LMDBs made from them, and an isolated working folder."""
+"""Fixtures: real faces from ../shared/data (CI; FACESR_SHARED_DATA elsewhere), else faces made on the spot from
+scikit-image's portrait in the same layout; small LMDBs made from them, and an isolated working folder."""
 import os
 
 import cv2
 import pytest
 import torch
 
-from helpers import REPO, SHARED_DATA
+from helpers import REPO, SHARED_DATA, make_sample_data
 
 torch.set_num_threads(int(os.environ.get('FACESR_TEST_THREADS', min(2, os.cpu_count() or 1))))
 
 
 @pytest.fixture(scope='session')
-def shared_data():
-    if not os.path.isdir(SHARED_DATA):
-        pytest.skip(f'shared test data not found at {SHARED_DATA} (set FACESR_SHARED_DATA)')
-    return SHARED_DATA
+def shared_data(tmp_path_factory):
+    """The shared face data (read-only), or generated faces in its layout when it is absent (a fresh clone)."""
+    if os.path.isdir(SHARED_DATA):
+        return SHARED_DATA
+    return make_sample_data(str(tmp_path_factory.mktemp('sample_data')))
 
 
 @pytest.fixture(scope='session')

@@ -8,6 +8,21 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.environ.get('FACESR_SHARED_DATA', os.path.join(REPO, '..', 'shared', 'data'))
+# the layout of the shared data (CI): folder -> (file names, side, portrait_faces options), generated where absent
+SAMPLE_DATA_LAYOUT = {
+    'ffhq_hq': ([f'{i:05d}.png' for i in range(10)], 1024, {}),
+    'real_lq': (['cf_0143.png', 'cf_0240.png', 'cf_0342.png'] + [f'lq_{i:02d}.png' for i in range(21)], 512,
+                {'low_quality': True}),
+    'real_lq_gray': ([f'gray_{i:02d}.png' for i in range(13)], 512, {'low_quality': True, 'gray': True}),
+}
+
+
+def make_sample_data(root):
+    """A folder laid out like the shared test data, with faces made from scikit-image's portrait; returns it."""
+    from facesr_arch.data.sample_faces import write_portrait_faces
+    for seed, (folder, (names, size, options)) in enumerate(SAMPLE_DATA_LAYOUT.items()):
+        write_portrait_faces(os.path.join(root, folder), names, size, seed=seed, **options)
+    return root
 
 
 def load_options(relpath):

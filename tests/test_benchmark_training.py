@@ -1,4 +1,4 @@
-"""Training-iteration benchmark on real data (facesr_arch/utils/benchmark_training.py): each method's own
+"""Training-iteration benchmark on real data (facesr_arch/benchmark/training.py): each method's own
 training dataset on the real FFHQ faces, BasicSR's dataloader, generated sidecars, the on-device degradation
 toggle. Tiny configurations, one timed iteration; the numbers themselves are not checked."""
 import json
@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from facesr_arch.utils.benchmark_training import training_cost
+from facesr_arch.benchmark.training import training_cost
 from helpers import REPO
 
 CPU = torch.device('cpu')

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from helpers import REPO, deep_update, load_options, run_module, tiny_training, write_options
+from helpers import REPO, deep_update, load_options, run_module, run_script, tiny_training, write_options
 
 TINY_NET = {'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32}
 TRAIN_OPTIONS = sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, 'options/train/GCFSR/*.yml')))
@@ -38,7 +38,7 @@ def shrink(opt, lmdb_path, name):
 
 
 @pytest.mark.parametrize('option_file', TRAIN_OPTIONS)
-def test_train_then_auto_resume(option_file, ffhq_small_lmdb, workdir):
+def test_train_then_auto_resume(option_file, ffhq_small_lmdb, ffhq_small_dir, workdir):
     name = os.path.splitext(os.path.basename(option_file))[0]
     opt = shrink(load_options(option_file), ffhq_small_lmdb, name)
     path = write_options(opt, str(workdir))
@@ -48,7 +48,12 @@ def test_train_then_auto_resume(option_file, ffhq_small_lmdb, workdir):
     for net in ('net_g', 'net_d'):
         assert (exp / 'models' / f'{net}_4.pth').is_file()
     ckpt = torch.load(exp / 'models' / 'net_g_4.pth', map_location='cpu', weights_only=True)
-    assert set(ckpt) == {'params', 'params_ema'}
+    assert set(ckpt) == {'params', 'params_ema', 'network'}  # self-describing (utils.weights.NETWORK_KEY)
+    assert ckpt['network'] == opt['network_g']
+    face = os.path.join(ffhq_small_dir, sorted(os.listdir(ffhq_small_dir))[0])
+    proc = run_script('inference.py', ['--weights', str(exp / 'models' / 'net_g_4.pth'), '-i', face, '-o', 'restored',
+                                       '--device', 'cpu', '--no-progress', '--upscale', '8'], cwd=str(workdir))
+    assert 'Done: 1 image(s)' in proc.stdout  # the checkpoint alone rebuilds the network it was trained as
     assert len(os.listdir(exp / 'visualization')) == 2  # two validation faces saved
     log = open(glob.glob(str(exp / f'train_{name}_*.log'))[0]).read()
     assert '# psnr:' in log and '# ssim:' in log

@@ -98,7 +98,7 @@ def test_cli_aligned_folder_robust_and_rerun(checkpoints, messy_folder, tmp_path
     options, _, side = TINY['GCFSR']
     net_opts = sum((['--net-opt', f'{k}={v}'] for k, v in options.items()), [])
     args = ['--arch', 'GCFSR', '--weights', checkpoints['GCFSR'], *net_opts, '-i', messy_folder, '--device', 'cpu',
-            '--batch-size', '4', '--no-progress']
+            '--batch-size', '4', '--no-progress', '--upscale', '8']
     out = str(tmp_path / 'out')
     first = run_script('inference.py', args + ['-o', out], cwd=str(tmp_path))
     assert outputs(out) == ['cf_0143.png', 'cf_0240.png', 'cf_0342.png', 'deep16.png', 'gray.png', 'rgba.png']
@@ -263,7 +263,8 @@ def test_optimised_reference_and_autocast_paths_agree(checkpoints, shared_data, 
     images = {}
     for name, flags in (('optimised', []), ('reference', ['--no-optimize']), ('autocast', ['--autocast'])):
         out = str(tmp_path / name)
-        assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress'] + flags) == 0
+        assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress', '--upscale', '8']
+                        + flags) == 0
         images[name] = cv2.imread(os.path.join(out, outputs(out)[0]))
     assert images['reference'].shape == (side, side, 3)
     assert np.abs(images['optimised'].astype(int) - images['reference']).max() <= 1
@@ -278,6 +279,7 @@ def test_compiled_path_matches_eager(checkpoints, shared_data, tmp_path):
     images = {}
     for name, flags in (('eager', []), ('compiled', ['--compile'])):
         out = str(tmp_path / name)
-        assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress'] + flags) == 0
+        assert cli.main(['-opt', opt, '-i', face, '-o', out, '--device', 'cpu', '--no-progress', '--upscale', '8']
+                        + flags) == 0
         images[name] = cv2.imread(os.path.join(out, outputs(out)[0])).astype(int)
     assert np.abs(images['compiled'] - images['eager']).max() <= 1

@@ -10,7 +10,7 @@ from torch import nn
 from facesr_arch.archs.stylegan2_arch import NoiseInjection
 from facesr_arch.inference.optimize import (bake_parametrizations, fold_batch_norms, fold_weight_scales,
                                            optimize_for_inference)
-from facesr_arch.utils import benchmark_models
+from facesr_arch.benchmark import models as benchmark_models
 
 TOLERANCE = 1e-4
 METHODS = ['CFGPFSSR', 'GCFSR', 'MPCNet', 'PVFR', 'WNet']

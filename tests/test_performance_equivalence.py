@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from facesr_arch.archs import stylegan2_arch
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator, ModulatedConv2d, make_resample_kernel
 from facesr_arch.models.base import FaceBaseModel, LazyLossLog
-from facesr_arch.utils import benchmark_models
+from facesr_arch.benchmark import models as benchmark_models
 from helpers import record_host_reads
 
 TOLERANCE = 1e-4
@@ -213,7 +213,7 @@ def test_training_iteration_never_reads_the_device(method, tmp_path, monkeypatch
     the skip-on-non-finite decision and EMA stay on the device, and losses are read only when logged."""
     from torch.utils.data import DataLoader
 
-    from facesr_arch.utils import benchmark_training
+    from facesr_arch.benchmark import training as benchmark_training
     from facesr_arch.inference.specs import Controls, get_spec
     opt = benchmark_models.method_options(method, 'tiny')
     if opt['train'].get('r1_reg_weight', 0) > 0:

@@ -46,8 +46,9 @@ def test_stylegan2_option_trains(option_file, ffhq_small_lmdb, workdir):
     exp = workdir / 'experiments' / name
     assert sorted(os.listdir(exp / 'training_states')) == ['2.state', '4.state']
     ckpt = torch.load(exp / 'models' / 'net_g_4.pth', map_location='cpu', weights_only=True)
-    assert set(ckpt) == {'params', 'params_ema'}
-    assert (exp / 'models' / 'net_d_4.pth').is_file()
+    assert set(ckpt) == {'params', 'params_ema', 'network'}  # self-describing (utils.weights.NETWORK_KEY)
+    assert ckpt['network'] == {**opt['network_g']}
+    assert torch.load(exp / 'models' / 'net_d_4.pth', weights_only=True)['network'] == opt['network_d']
     assert sorted(os.listdir(exp / 'visualization')) == ['sample_000', 'sample_001']
     assert {'sample_000_2.png', 'sample_000_4.png'} <= set(os.listdir(exp / 'visualization' / 'sample_000'))
     log = proc.stdout + proc.stderr
@@ -78,7 +79,7 @@ def test_fixed_latents_and_hq_dataset(ffhq_small_dir):
 
 def test_stylegan2_iteration_never_reads_the_device(ffhq_small_lmdb, tmp_path, monkeypatch):
     """An iteration with lazy R1 and the lazy path-length penalty both due reads no tensor on the host."""
-    from facesr_arch.utils.benchmark_training import build_model
+    from facesr_arch.benchmark.training import build_model
     opt = shrink_stylegan2(load_options(STYLEGAN2_OPTIONS[0]), ffhq_small_lmdb, 'sync')
     torch.manual_seed(0)
     model = build_model(opt, torch.device('cpu'), str(tmp_path))

@@ -1,7 +1,7 @@
 """MPCNet: blind face restoration by multi-prior collaboration and adaptive priors feature fusion (APFF).
 
 Teng, Yu and Wu, "Blind Face Restoration via Multi-Prior Collaboration and Adaptive Feature Fusion",
-Front. Neurorobot. 16:797231, 2022 (``../shared/papers/mpcnet_multi_prior_collaboration_bfr.md``).
+Front. Neurorobot. 16:797231, 2022, doi:10.3389/fnbot.2022.797231.
 
 Parts, in forward order (Figure 2): a U-shaped backbone whose encoder of down-sampling residual groups
 gives F_spatial and, through global pooling and an MLP, the latent F_latent (eq. 2-3); a pretrained,

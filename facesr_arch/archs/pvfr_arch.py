@@ -1,7 +1,7 @@
 """PVFR: pose-varied blind face restoration with an MMRB asymmetric codec and a fine-tuned StyleGAN2 prior.
 
 Hu et al., "Enhancing Quality of Pose-varied Face Restoration with Local Weak Feature Sensing and GAN
-Prior" (``../shared/papers/pvfr_pose_varied_face_restoration_mmrb.md``).
+Prior", arXiv:2205.14377, 2022.
 
 The codec's encoder is GPEN's (Yang et al., CVPR 2021) with one MMRB after the down-sampling conv of each
 inner scale; its decoder rebuilds a clean feature map per scale, which the StyleGAN2 prior concatenates in

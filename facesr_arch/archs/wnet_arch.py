@@ -1,7 +1,7 @@
 """W-Net: facial feature-guided face super-resolution (parsing block, LPF fusion, SCAB encoder-decoder).
 
 Liu, Yang and Liu, "W-Net: A Facial Feature-Guided Face Super-Resolution Network"
-(../shared/papers/wnet_facial_feature_guided_face_sr.md). Building blocks first, the network last.
+(arXiv:2406.00676, 2024). Building blocks first, the network last.
 
 Input convention. Section 3.3 upsamples the fused input by 2, 4 and 8 and says the features then reach
 1024x1024 and come back to 128x128 (eq. 17-19), with 128 px HR faces and 32 / 16 px LR faces (4.2). Both

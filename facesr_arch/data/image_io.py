@@ -83,12 +83,24 @@ def read_image(path, return_bit_depth=False):
     return decode_image(content, path, return_bit_depth)
 
 
+def umask_mode(directory=False):
+    """The mode ``open`` / ``os.makedirs`` would give a new file (0o666) or folder (0o777) under the user's umask.
+
+    ``tempfile.mkstemp`` / ``mkdtemp`` create 0600 / 0700 whatever the umask: outputs renamed from them get
+    this mode instead, as if written directly.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
 def write_atomic(path, data):
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+    """Write bytes to ``path`` through a temporary file in the same folder and a rename (mode from the umask)."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix=os.path.splitext(path)[1])
     try:
+        os.chmod(tmp, umask_mode())
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
         os.replace(tmp, path)

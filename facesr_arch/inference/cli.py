@@ -1,24 +1,22 @@
-"""Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``)."""
+"""Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``).
+
+The module's top level imports nothing heavy: the scripts parse their arguments (and answer ``--help``) before
+torch and BasicSR are imported.
+"""
 import argparse
 import sys
 
-import torch
-
-from ..utils.safety import check_writable, run_cli
-from .loading import build_network, network_config, parse_net_options
-from .manifest import claim_output_dir, file_sha256, run_settings
-from .runner import FaceRestorer, run_aligned, run_whole_images
-from .sources import check_output_dir, collect_inputs
-from .specs import Controls, get_spec
-from .whole_image import load_detector
+from ..utils.safety import run_cli
 
 
 def add_model_arguments(parser):
     """Arguments choosing and loading a method (shared by inference and the modulation sweep)."""
     group = parser.add_argument_group('method')
     group.add_argument('-opt', '--opt', help='test option file (network_g, path.pretrain_network_g, param_key_g)')
-    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet)')
-    group.add_argument('--weights', help='checkpoint (overrides the option file)')
+    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet); not needed '
+                       'with a checkpoint that names its network (training saves, converted releases)')
+    group.add_argument('--weights', help='checkpoint (overrides the option file); its recorded network options win '
+                       'over the option file\'s, --net-opt wins over both')
     group.add_argument('--param-key', choices=('params_ema', 'params'),
                        help='checkpoint entry; default: the option file\'s, else params_ema when present')
     group.add_argument('--net-opt', action='append', metavar='KEY=VALUE',
@@ -28,8 +26,9 @@ def add_model_arguments(parser):
     group.add_argument('--strength', type=float, help='GCFSR: conditional factor s fed to the network whatever '
                        'the real factor (generative strength, paper 3.6)')
     group.add_argument('--size', type=int, help='W-Net: face side it runs at (default: 128, the paper\'s)')
-    group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                       help='cpu, cuda or cuda:N (default: cuda when available)')
+    group.add_argument('--seed', type=int, default=0, help='seed of the random inputs (GCFSR / StyleGAN2 noise): '
+                       'a rerun with the same inputs, batch size and device writes the same bytes (default: 0)')
+    group.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
     group.add_argument('--no-optimize', action='store_true', help='run the network as trained instead of the '
                        'optimised inference path (folded BatchNorm / weight scales, channels_last; equal within 1e-4)')
@@ -37,8 +36,16 @@ def add_model_arguments(parser):
 
 
 def restorer_from_args(args, return_config=False):
-    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments (and, with ``return_config``,
-    the resolved (network block, weight file, param key))."""
+    """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments (seeds torch with ``--seed``;
+    sets ``args.device`` when it is None), and, with ``return_config``, the resolved (network block, weight
+    file, param key)."""
+    import torch
+
+    from .loading import build_network, network_config, parse_net_options
+    from .runner import FaceRestorer
+    from .specs import Controls, get_spec
+    args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    torch.manual_seed(args.seed)
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
@@ -79,6 +86,11 @@ def _main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
+    from ..utils.safety import check_writable
+    from .manifest import claim_output_dir, file_sha256, run_settings
+    from .runner import run_aligned, run_whole_images
+    from .sources import check_output_dir, collect_inputs
+    from .whole_image import load_detector
     check_output_dir(args.input, args.output)
     check_writable(args.output, 'output folder')
     items = collect_inputs(args.input)
@@ -88,10 +100,12 @@ def _main(argv=None):
         detector = load_detector(args.detector, args.detector_net, args.device)
         whole = {'detector_sha256': file_sha256(args.detector), 'detector_net': args.detector_net,
                  'det_threshold': args.det_threshold, 'max_faces': args.max_faces, 'outscale': args.outscale}
-    settings = run_settings(block, weights, param_key, restorer.controls, autocast=args.autocast, whole_image=whole)
+    settings = run_settings(block, weights, param_key, restorer.controls, autocast=args.autocast, seed=args.seed,
+                            whole_image=whole)
     claim_output_dir(args.output, settings, [item.key for item in items], weights)
     print(f'{restorer.spec.name}: {len(items)} input(s) from {args.input} -> {args.output} on {args.device} '
-          f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size})', flush=True)
+          f'(input {restorer.in_size} px, output {restorer.out_size} px, batch {args.batch_size}, seed {args.seed})',
+          flush=True)
     if args.whole_image:
         summary = run_whole_images(items, restorer, detector, args.output, args.batch_size, args.overwrite,
                                    not args.no_progress, args.det_threshold, args.max_faces, args.outscale)

@@ -46,17 +46,32 @@ class FaceRestorer:
         self.autocast = autocast
         self.channels_last = optimize
         self.forward_net = net.eval()
+        self.fed = {}  # input side -> what the method is fed (printed once per side)
         if optimize or compile_net:
             self.forward_net = optimize_for_inference(net, channels_last=optimize, fold=optimize,
                                                       compile_net=compile_net)
 
     def check(self, img, source):
-        """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px."""
+        """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px that fits the
+        method's input (``MethodSpec.describe``); print what the method is fed, once per input side."""
         h, w = img.shape[:2]
         if min(h, w) < MIN_FACE_SIDE:
             raise SkipImage(f'{source}: too small ({w}x{h}, minimum {MIN_FACE_SIDE} px)')
         if h != w:
             raise SkipImage(f'{source}: {w}x{h} is not a square aligned face (use --whole-image for photos)')
+        if h not in self.fed:
+            try:
+                self.fed[h] = self.describe(h)
+            except ValueError as err:
+                raise SkipImage(f'{source}: {err}') from None
+            tqdm.write(self.fed[h])
+
+    def describe(self, side):
+        """One line: what the method is fed for ``side`` px inputs (ValueError when they do not fit)."""
+        if self.spec.describe is not None:
+            return self.spec.describe(self.net, side, self.controls)
+        lr = f' -> {self.lr_size} px (its LR size)' if self.lr_size else ''
+        return f'{self.spec.name}: {side} px inputs{lr} -> bicubic to {self.in_size} px; output {self.out_size} px'
 
     def restore(self, faces, controls=None):
         """Restore aligned faces.

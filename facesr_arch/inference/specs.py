@@ -51,6 +51,8 @@ class MethodSpec:
             only the checkpoint.
         mean, std (tuple[float]): The normalisation the method was trained with (its datasets' mean / std).
             Default: 0.5 / 0.5, i.e. [-1, 1]; W-Net: 0 / 1, i.e. [0, 1].
+        describe (Callable | None): (net, input side, Controls) -> one line saying what the method is fed for
+            inputs of that side (printed once per side); raises ValueError for an input that does not fit.
     """
 
     name: str
@@ -61,6 +63,7 @@ class MethodSpec:
     pretrained_args: tuple = ()
     mean: tuple = (0.5, 0.5, 0.5)
     std: tuple = (0.5, 0.5, 0.5)
+    describe: Optional[Callable] = None
 
 
 # GCFSR's trained factor range (paper 3.5: s in {4, ..., 64}, normalised by 64)
@@ -78,6 +81,27 @@ def gcfsr_condition(net, side, controls):
     factor = controls.strength or controls.upscale or net.out_size / side
     low, high = GCFSR_FACTOR_RANGE
     return min(max(float(factor), low), high) / high
+
+
+def gcfsr_describe(net, side, controls):
+    """What GCFSR is fed for a ``side`` px input: its factor s, where s comes from, the condition value.
+
+    Raises:
+        ValueError: The input is already at the output size and neither ``upscale`` nor ``strength`` says
+            its factor (it would silently run as the mildest trained factor).
+    """
+    if net.blind:
+        return f'GCFSR (blind): {side} px inputs resized to {net.out_size} px, no condition'
+    if side >= net.out_size and not (controls.strength or controls.upscale):
+        raise ValueError(f'{side} px input is already at GCFSR\'s output size ({net.out_size} px), so its factor is '
+                         'unknown: give --upscale F (the factor it was downscaled by) or --strength S')
+    factor = float(controls.strength or controls.upscale or net.out_size / side)
+    source = ('--strength' if controls.strength else '--upscale' if controls.upscale else
+              f'output {net.out_size} px / input {side} px')
+    low, high = GCFSR_FACTOR_RANGE
+    clipped = '' if low <= factor <= high else f', outside the trained {low:g}-{high:g}: clipped'
+    return (f'GCFSR: {side} px inputs -> bicubic to {net.out_size} px; factor s = {factor:g} ({source}{clipped}); '
+            f'condition fed = {gcfsr_condition(net, side, controls):.6g}')
 
 
 def _run_gcfsr(net, x, condition):
@@ -104,7 +128,7 @@ SPECS = {
     'CFGPFSSR': MethodSpec(name='CFGPFSSR', task='fsr', sizes=lambda net, controls: (None, net.in_size, net.out_size),
                            run=_run_image_only, pretrained_args=(('prior_path', ), ('parser_opt', 'weights_path'))),
     'GCFSR': MethodSpec(name='GCFSR', task='fsr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
-                        condition=gcfsr_condition, run=_run_gcfsr),
+                        condition=gcfsr_condition, run=_run_gcfsr, describe=gcfsr_describe),
     'MPCNet': MethodSpec(name='MPCNet', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
                          run=_run_image_only, pretrained_args=(('gan_prior_path', ), ('parsing_prior_path', ))),
     'PVFR': MethodSpec(name='PVFR', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),

@@ -34,12 +34,16 @@ class MetricInfo:
         lower_better (bool): Direction of improvement.
         kind (str): 'FR' (needs the GT image), 'NR' (image alone) or 'set' (folder vs reference set).
         decimals (int): Digits shown in tables.
+        unit (str): Unit of the values ('' for scores without one), shown on plots.
+        min_side (int): Smallest image side the metric can score (0: any).
     """
 
     label: str
     lower_better: bool
     kind: str
     decimals: int
+    unit: str = ''
+    min_side: int = 0
 
     @property
     def arrow(self):
@@ -47,16 +51,18 @@ class MetricInfo:
 
 
 METRICS = {
-    'psnr': MetricInfo('PSNR', False, 'FR', 2),
-    'psnr_y': MetricInfo('PSNR-Y', False, 'FR', 2),
+    'psnr': MetricInfo('PSNR', False, 'FR', 2, 'dB'),
+    'psnr_y': MetricInfo('PSNR-Y', False, 'FR', 2, 'dB'),
     'ssim': MetricInfo('SSIM', False, 'FR', 4),
     'ssim_y': MetricInfo('SSIM-Y', False, 'FR', 4),
     'lpips': MetricInfo('LPIPS', True, 'FR', 4),
     'lpips_vgg': MetricInfo('LPIPS-VGG', True, 'FR', 4),
-    'niqe': MetricInfo('NIQE', True, 'NR', 3),
+    # NIQE fits its natural-scene statistics on 96x96 blocks (pyiqa's and BasicSR's block size, the pristine
+    # parameters' patch size): a smaller image has no block
+    'niqe': MetricInfo('NIQE', True, 'NR', 3, min_side=96),
     'ifqa': MetricInfo('IFQA', False, 'NR', 4),
-    'identity': MetricInfo('IDS', False, 'FR', 4),
-    'landmark': MetricInfo('LMD', True, 'FR', 3),
+    'identity': MetricInfo('IDS', False, 'FR', 4, 'cosine similarity'),
+    'landmark': MetricInfo('LMD', True, 'FR', 3, 'px'),
     'fid': MetricInfo('FID', True, 'set', 2),
 }
 

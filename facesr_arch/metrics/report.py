@@ -122,12 +122,16 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
     pairs, unmatched = pair_files(result_dir, gt_dir)
     per_image = {name: {} for name in scorers}
     seconds = dict.fromkeys(scorers, 0.0)
-    errors = []
+    errors, too_small = [], {name: {} for name in scorers}
     with tqdm(total=len(pairs), desc=desc, disable=not progress, unit='img') as bar:
         for stems, imgs, gts in _batches(pairs, batch_size, errors):
             imgs = imgs.to(device)
             gts = None if gts is None else gts.to(device)
             for name, scorer in scorers.items():
+                if min(imgs.shape[-2:]) < METRICS[name].min_side:  # reported once per metric below
+                    size = 'x'.join(map(str, imgs.shape[-2:]))
+                    too_small[name][size] = too_small[name].get(size, 0) + len(stems)
+                    continue
                 start = time.perf_counter()
                 try:
                     with torch.no_grad():
@@ -140,6 +144,11 @@ def score_folder(result_dir, gt_dir, scorers, device='cpu', batch_size=4, progre
                     seconds[name] += time.perf_counter() - start
                 per_image[name].update(zip(stems, values.double().cpu().tolist()))
             bar.update(len(stems))
+    for name, sizes in too_small.items():
+        if sizes:
+            counts = ', '.join(f'{n} of {size}' for size, n in sizes.items())
+            errors.append({'image': None, 'error': f'{METRICS[name].label} needs images of at least '
+                           f'{METRICS[name].min_side}x{METRICS[name].min_side} px; not scored: {counts}'})
     return {'per_image': per_image, 'seconds': seconds, 'unmatched': unmatched, 'errors': errors,
             'images': len(pairs), 'paths': {stem: path for stem, path, _ in pairs}}
 
@@ -328,7 +337,8 @@ def markdown_table(report):
             lines.append(f"- {method}: {len(report['excluded'][method])} image(s) excluded (not scored for every "
                          f"method): {', '.join(report['excluded'][method])}")
         for error in report['errors'][method]:
-            lines.append(f'- {method}: skipped {error["image"]}: {error["error"]}')
+            skipped = f'skipped {error["image"]}: ' if error['image'] else ''
+            lines.append(f'- {method}: {skipped}{error["error"]}')
     return '\n'.join(lines) + '\n'
 
 
@@ -378,8 +388,24 @@ def _write_report_files(report, timings, out_dir):
     return paths
 
 
+def bar_figure(name, methods, values):
+    """A matplotlib figure: metric ``name`` per method, the value written on each bar, the unit on the axis."""
+    from matplotlib import pyplot as plt
+    info = METRICS[name]
+    fig, ax = plt.subplots(figsize=(max(3.0, 1.0 + 0.9 * len(methods)), 3.2))
+    bars = ax.bar(methods, [0.0 if v is None else v for v in values], color='tab:blue')  # n/a: labelled empty bar
+    ax.bar_label(bars, labels=['n/a' if v is None else f'{v:.{info.decimals}f}' for v in values], fontsize=8)
+    ax.set_ylabel(f'{info.label} ({info.unit})' if info.unit else info.label)
+    ax.margins(y=0.15)
+    ax.set_title(f'{info.label} ({"lower" if info.lower_better else "higher"} is better)')
+    ax.tick_params(axis='x', labelrotation=30)
+    fig.tight_layout()
+    return fig
+
+
 def plot_report(report, out_dir):
-    """A bar chart per metric (``bar_<metric>.png``) and the identity threshold curve, if computed."""
+    """A bar chart per metric (``bar_<metric>.png``: values on the bars, unit on the axis; metrics with no value
+    for any method are left out) and the identity threshold curve, if computed."""
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
@@ -387,11 +413,9 @@ def plot_report(report, out_dir):
     methods = list(report['summary'])
     for name in [n for n in report['metrics'] if n not in report['unavailable']]:
         values = [report['summary'][m].get(name) for m in methods]
-        fig, ax = plt.subplots(figsize=(max(3.0, 1.0 + 0.9 * len(methods)), 3.2))
-        ax.bar(methods, [np.nan if v is None else v for v in values], color='tab:blue')
-        ax.set_title(f'{METRICS[name].label} ({"lower" if METRICS[name].lower_better else "higher"} is better)')
-        ax.tick_params(axis='x', labelrotation=30)
-        fig.tight_layout()
+        if all(v is None for v in values):
+            continue
+        fig = bar_figure(name, methods, values)
         paths[f'bar_{name}'] = os.path.join(out_dir, f'bar_{name}.png')
         fig.savefig(paths[f'bar_{name}'], dpi=100, metadata={'Software': None})
         plt.close(fig)

@@ -14,8 +14,10 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
 from ..data.batched_degradations import degrade_batch
+from ..inference.loading import portable_network
 from ..inference.optimize import optimize_for_inference
 from ..utils.resume import capture_rng_state, restore_rng_state
+from ..utils.weights import NETWORK_KEY
 
 _torch_save = torch.save  # the real one: _atomic_torch_save swaps torch.save for atomic_save
 
@@ -43,11 +45,15 @@ def atomic_save(obj, path):
 
 
 class _atomic_torch_save:
-    """Within the block, ``torch.save(obj, path)`` is :func:`atomic_save` (for BasicSR's ``save_network``)."""
+    """Within the block, ``torch.save(obj, path)`` is :func:`atomic_save` of ``{**obj, **extra}`` (for BasicSR's
+    ``save_network``)."""
+
+    def __init__(self, extra=None):
+        self.extra = extra or {}
 
     def __enter__(self):
         self._save = torch.save
-        torch.save = atomic_save
+        torch.save = lambda obj, path: atomic_save({**obj, **self.extra}, path)
 
     def __exit__(self, *exc):
         torch.save = self._save
@@ -99,8 +105,20 @@ class FaceBaseModel(SRModel):
         super().__init__(opt)
 
     def save_network(self, net, net_label, current_iter, param_key='params'):
-        """BasicSR's save, made atomic: written to a temporary file, then renamed over the target."""
-        with _atomic_torch_save():
+        """BasicSR's save, made atomic (a temporary file renamed over the target) and self-describing.
+
+        The checkpoint ``<net_label>_<iter>.pth`` also holds the network block it was built from
+        (``NETWORK_KEY``: the option block ``network_<suffix>`` of ``net_<suffix>``, pretrained-file options
+        None, see ``inference.loading.portable_network``), so ``scripts/inference.py --weights FILE`` rebuilds
+        it alone. Networks not built from one such block (PVFR's ModuleDict of local discriminators) are saved
+        without it.
+        """
+        block = self.opt.get(f'network_{net_label.removeprefix("net_")}')
+        bare = self.get_bare_model(net[0] if isinstance(net, list) else net)
+        extra = {}
+        if isinstance(block, dict) and type(bare).__name__ == block.get('type'):
+            extra[NETWORK_KEY] = portable_network(block)
+        with _atomic_torch_save(extra):
             super().save_network(net, net_label, current_iter, param_key)
 
     def save_training_state(self, epoch, current_iter):

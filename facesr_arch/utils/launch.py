@@ -12,6 +12,8 @@
   folders (LMDB integrity included), the pretrained checkpoints (no pickled code), the weight files of
   validation metrics and the writability of
   ``experiments/`` (training) or ``results/`` (testing) are checked before BasicSR creates any folder.
+- BasicSR's training log estimates the time left one iteration short (``-1 day, 23:59:55`` at the last):
+  :func:`eta_message_logger` counts the iterations left after the logged one.
 """
 import argparse
 import os
@@ -49,6 +51,20 @@ def init_dist(launcher, backend=None, **kwargs):
     dist.init_process_group(backend=backend)
 
 
+def eta_message_logger():
+    """BasicSR's ``MessageLogger`` whose ETA is the mean iteration time x the iterations left after this one
+    (BasicSR's formula leaves one out: a negative ETA, printed ``-1 day, 23:59:55``, at the last iteration)."""
+    from basicsr.utils import MessageLogger
+
+    class EtaMessageLogger(MessageLogger):
+
+        def __init__(self, opt, start_iter=1, tb_logger=None):
+            super().__init__(opt, start_iter, tb_logger)
+            self.max_iters += 1  # only used by the ETA: (max_iters - current_iter - 1) -> iterations left
+
+    return EtaMessageLogger
+
+
 def prepare(is_train):
     """Validate the option file named by ``-opt`` and patch BasicSR's distributed start; returns its path."""
     sys.argv = [sys.argv[0]] + normalise_argv(sys.argv[1:])
@@ -78,6 +94,9 @@ def prepare(is_train):
 
     basicsr_options.init_dist = init_dist_with_backend
     if is_train:
+        import basicsr.train as basicsr_train
+
         from .resume import ExactResume
         ExactResume().install()
+        basicsr_train.MessageLogger = eta_message_logger()
     return args.opt

@@ -233,7 +233,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
         iteration time), 'iter_ms_with_r1' / 'iter_ms_without_r1' (whole iterations, when R1 is used),
         'ema_ms' (one EMA update) or None, 'batch_keys' (keys of the first batch).
     """
-    from .benchmark_models import _sync, method_options, time_calls
+    from .models import _sync, method_options, time_calls
     device = torch.device(device)
     opt = method_options(method, config)
     if opt['train'].get('r1_reg_weight', 0) > 0:

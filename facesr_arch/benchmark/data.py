@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from .batched_degradations import degrade_batch, record_to_tensors
-from .degradations import BLIND_SAMPLERS, apply_degradation, sample_blind_params
-from .image_source import ImageSource
+from ..data.batched_degradations import degrade_batch, record_to_tensors
+from ..data.degradations import BLIND_SAMPLERS, apply_degradation, sample_blind_params
+from ..data.image_source import ImageSource
 
 # each paper's model at its own resolution, plus the blind ones at the 512 px the issue compares
 CPU_CASES = {

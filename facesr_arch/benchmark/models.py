@@ -22,8 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..inference.loading import network_config
 from ..inference.optimize import optimize_for_inference
 from ..inference.specs import Controls, condition_tensor, get_spec
-from .benchmark_training import training_cost
-from .options import load_yaml
+from ..utils.options import load_yaml
+from .training import training_cost
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
