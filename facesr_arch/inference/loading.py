@@ -1,12 +1,22 @@
-"""Building a trained network for inference from a test option file or from an architecture name + weights."""
+"""Building a trained network for inference from a test option file or from an architecture name + weights.
+
+A checkpoint may describe its own network (``NETWORK_KEY``: registry type + constructor options, written by
+``scripts/convert_weights.py`` and by training saves): those options are the ones its weights were made with,
+so they take precedence over an option file's ``network_g`` (a differing value is reported); only explicit
+``--net-opt`` overrides go over them.
+"""
 import copy
+import logging
+import os
 
 import torch
 import yaml
 
 from ..utils.options import load_yaml
-from ..utils.weights import load_state_dict
+from ..utils.weights import NETWORK_KEY, load_state_dict
 from .specs import get_spec
+
+logger = logging.getLogger(__name__)
 
 HOW_TO_GET = ('Train the method (python -m facesr_arch.train -opt options/train/...) and pass '
               'experiments/<name>/models/net_g_*.pth, or convert a public release with scripts/convert_weights.py.')
@@ -23,6 +33,56 @@ def parse_net_options(pairs):
     return out
 
 
+def read_checkpoint_header(path):
+    """The network block (or None) and the top-level keys of a checkpoint, read without copying its tensors.
+
+    Args:
+        path (str | None): Checkpoint file; None or a missing file gives (None, ()): the loader reports it.
+    """
+    if not path or not os.path.isfile(os.path.expanduser(str(path))):
+        return None, ()
+    path = os.path.expanduser(str(path))
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+        try:
+            ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception:  # noqa: BLE001  (the loader reports unreadable files with its own message)
+            return None, ()
+    except Exception:  # noqa: BLE001
+        return None, ()
+    if not isinstance(ckpt, dict):
+        return None, ()
+    block = ckpt.get(NETWORK_KEY)
+    return (dict(block) if isinstance(block, dict) else None), tuple(ckpt)
+
+
+def merge_checkpoint_network(block, stored, source):
+    """``block`` (from an option file) with the checkpoint's own network options ``stored`` taking precedence.
+
+    Args:
+        block (dict): Network block with 'type'.
+        stored (dict | None): The checkpoint's ``NETWORK_KEY`` entry.
+        source (str): The checkpoint (for messages).
+
+    Returns:
+        dict: The merged block (a new dict).
+
+    Raises:
+        ValueError: The checkpoint holds another architecture.
+    """
+    if not stored:
+        return dict(block)
+    if stored.get('type') != block.get('type'):
+        raise ValueError(f'{source} holds a {stored.get("type")} network, not {block.get("type")}: '
+                         'use the option file (or --arch) of that method')
+    differing = {k: (block[k], v) for k, v in stored.items() if k in block and block[k] != v}
+    if differing:
+        changes = ', '.join(f'{k}: {old!r} -> {new!r}' for k, (old, new) in differing.items())
+        logger.warning(f'{source} records the network options its weights were made with; using them ({changes}).')
+    return {**block, **stored}
+
+
 def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_options=None):
     """Resolve what to build: the network block, its weight file and the checkpoint key.
 
@@ -33,9 +93,13 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
         weights (str | None): Checkpoint; overrides the option file's path.
         param_key (str | None): 'params_ema' or 'params'; None takes the option file's key, else
             ``params_ema`` when the checkpoint has it, else ``params``.
-        net_options (dict | None): Constructor arguments overriding the network block.
+        net_options (dict | None): Constructor arguments overriding the network block (applied last, over the
+            checkpoint's own network options).
 
-    The pretrained-file arguments of the method (``MethodSpec.pretrained_args``: StyleGAN2 prior, parsing
+    The checkpoint's network block (``NETWORK_KEY``), when it has one, overrides the option file's (see
+    :func:`merge_checkpoint_network`); with ``--arch`` alone it is the whole block. A requested
+    ``params_ema`` that the checkpoint lacks falls back to its ``params`` (as BasicSR's ``load_network``
+    does: converted releases hold ``params`` only). The pretrained-file arguments of the method (``MethodSpec.pretrained_args``: StyleGAN2 prior, parsing
     network) are set to None: the trained checkpoint holds those weights, so a user needs only it.
 
     Returns:
@@ -55,6 +119,11 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
         block = {'type': arch}
     else:
         raise ValueError('Give a test option file (-opt) or an architecture (--arch) with --weights')
+    stored, keys = read_checkpoint_header(weights)
+    block = merge_checkpoint_network(block, stored, weights)
+    if param_key == 'params_ema' and keys and 'params_ema' not in keys and 'params' in keys:
+        logger.info(f'{weights} has no params_ema; loading its params.')
+        param_key = 'params'
     block.update(net_options or {})
     for key_path in get_spec(block['type']).pretrained_args:
         parent = block
