@@ -150,8 +150,8 @@ class GCFSR(nn.Module):
         Args:
             x (Tensor): LR face bicubic-upsampled to ``out_size``, (b, 3, out_size, out_size), in [-1, 1].
             factor (Tensor | float | None): Conditional upscaling factor normalised to [0, 1] (s /
-                ``factor_norm``, section 3.5), shape (b,), (b, 1) or scalar. Values between the training factors give the
-                continuous control of section 3.6. Ignored (may be None) by the blind variant.
+                ``factor_norm``, section 3.5), shape (b,), (b, 1) or scalar. Values between the training factors
+                give the continuous control of section 3.6. Ignored (may be None) by the blind variant.
             noise (list[Tensor] | None): Noise per style conv (bottom-up); None draws fresh noise.
 
         Returns:
