@@ -31,6 +31,9 @@ from ..utils.weights import load_state_dict
 from .modules import SFTLayer
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
+# seed of the prior's fixed noise maps (see CFGPFSSR: "Deterministic outputs")
+PRIOR_NOISE_SEED = 0
+
 PRIOR_SOURCE = ('Convert the public FFHQ StyleGAN2 (rosinality stylegan2-ffhq-config-f.pt) with '
                 '`python scripts/convert_weights.py stylegan2_rosinality stylegan2-ffhq-config-f.pt DST.pth`, '
                 'or use a face StyleGAN2 you trained; see weights/README.md.')
@@ -87,6 +90,14 @@ class CFGPFSSR(nn.Module):
 
     Only the encoder, the SFT layers and the decoder are trainable (section 4): the prior and the parser
     have ``requires_grad=False`` and stay in eval mode when the module is put in training mode.
+
+    Deterministic outputs: the StyleGAN2 prior's noise injections get fixed noise maps, drawn once from a
+    generator seeded with ``PRIOR_NOISE_SEED`` (buffers ``prior_noise_<i>``, not saved: every build has the
+    same ones), so a face restored twice, in validation, testing or inference, gives the same result. The paper
+    does not discuss the prior's noise; fixed noise is GLEAN's choice (Chan et al., CVPR 2021, whose GAN Prior
+    Bank CFGPFSSR builds on: mmagic's GLEAN feeds the generator's stored ``injected_noise`` buffers). It keeps
+    the per-layer noise the prior was trained with (StyleGAN2's stochastic detail) rather than removing it,
+    which would change the prior's feature statistics at every block.
 
     Args:
         out_size (int): HR size (1024 in the paper). Default: 1024.
@@ -146,6 +157,12 @@ class CFGPFSSR(nn.Module):
             self.load_prior(prior_path)
         self.prior.requires_grad_(False)
         self.block_sizes = self.prior.resolutions  # j_k at 4 * 2^k
+        generator = torch.Generator().manual_seed(PRIOR_NOISE_SEED)
+        noise_sizes = [self.block_sizes[0]] + [res for res in self.block_sizes[1:] for _ in range(2)]
+        self.num_prior_noise = len(noise_sizes)
+        for i, res in enumerate(noise_sizes):  # one map per style conv, broadcast over the batch
+            self.register_buffer(f'prior_noise_{i}', torch.randn(1, 1, res, res, generator=generator),
+                                 persistent=False)
         self.num_blocks = len(self.block_sizes)
         # one latent vector per block (3.3); W+ index -> block: conv1 (0) is S_0, the two convs of block k are
         # 2k-1 and 2k; tRGB codes are unused (the decoder, not the prior, makes the image)
@@ -251,8 +268,9 @@ class CFGPFSSR(nn.Module):
             conditions[res] = self.sft_layers[str(res)].predict(torch.cat(cond, dim=1))
 
         # g_k = CS-SFT(j_k) on each block's output; g_k feeds S_{k+1} and the decoder (eq. 3-7)
-        _, prior_feats = self.prior(w_plus, input_is_latent=True, conditions=conditions, return_features=True,
-                                    condition_after='last_conv')
+        noise = [getattr(self, f'prior_noise_{i}') for i in range(self.num_prior_noise)]
+        _, prior_feats = self.prior(w_plus, input_is_latent=True, noise=noise, conditions=conditions,
+                                    return_features=True, condition_after='last_conv')
 
         out = self.decoder_first(feats[0])  # d_0 = D_0(f_0)
         for res, fusion in zip(self.decoder_sizes, self.decoder_fusions):
