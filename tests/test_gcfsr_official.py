@@ -173,7 +173,7 @@ def test_test_pipeline_gives_official_outputs(converted, tmp_path, ffhq_small_lm
 
 
 @pytest.mark.parametrize('converted', ['512'], indirect=True)
-def test_cli_end_to_end_without_flags(converted, tmp_path, ffhq_small_dir):
+def test_cli_end_to_end_without_flags(converted, tmp_path, ffhq_small_dir, capsys):
     """The real commands on a converted 512 px release (factor_norm 32): inference with ``-opt``, the sweep."""
     _, reference, dst = converted
     os.makedirs(tmp_path / 'in')
@@ -193,3 +193,11 @@ def test_cli_end_to_end_without_flags(converted, tmp_path, ffhq_small_dir):
                                        str(tmp_path / 'sweep.png'), '--factors', '4', '32', '--device', 'cpu'],
                cwd=str(tmp_path))
     assert cv2.imread(str(tmp_path / 'sweep.png')).shape[1] >= 3 * 256  # input + two factors
+    # default factors: the paper's up to the model's factor_norm (4, 8, 16, 32 here); beyond it: one clear error
+    modulation_sweep.main(['--weights', dst, '--arch', 'GCFSR', '-i', str(tmp_path / 'lr.png'), '-o',
+                           str(tmp_path / 'default.png'), '--tile', '32', '--device', 'cpu'])
+    assert cv2.imread(str(tmp_path / 'default.png')).shape[1] == 5 * 32 + 4 * 4  # input + 4 factors, 4 px gaps
+    with pytest.raises(SystemExit):
+        modulation_sweep.main(['--weights', dst, '--arch', 'GCFSR', '-i', str(tmp_path / 'lr.png'), '-o',
+                               str(tmp_path / 'bad.png'), '--factors', '64', '--device', 'cpu'])
+    assert 'outside the range this model was trained on, [4, 32]' in capsys.readouterr().err

@@ -100,7 +100,8 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
     :func:`merge_checkpoint_network`); with ``--arch`` alone it is the whole block. A requested
     ``params_ema`` that the checkpoint lacks falls back to its ``params`` (as BasicSR's ``load_network``
     does: converted releases hold ``params`` only). The pretrained-file arguments of the method
-    (``MethodSpec.pretrained_args``: StyleGAN2 prior, parsing network) are set to None: the trained checkpoint holds those weights, so a user needs only it.
+    (``MethodSpec.pretrained_args``: StyleGAN2 prior, parsing network) are set to None: the trained checkpoint
+    holds those weights, so a user needs only it.
 
     Returns:
         tuple[dict, str, str | None]: (network block with 'type', weight file, param key).
