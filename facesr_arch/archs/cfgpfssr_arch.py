@@ -1,7 +1,7 @@
 """CFGPFSSR: face super-resolution combining a frozen StyleGAN2 (GAN prior) and face parsing maps (facial prior).
 
 Liu et al., "CFGPFSSR: A Generative Method Combining Facial and GAN Priors for Face Super-Resolution",
-Neural Processing Letters 2024 (``../shared/papers/cfgpfssr_face_sr_facial_gan_priors.md``).
+Neural Processing Letters 2024.
 
 How the paper's block counts map onto sizes (16x task, 64 -> 1024, section 4 names E0..E5, S0..S7, D0..D4).
 The decoder admits two readings, both built by :class:`CFGPFSSR` (``decoder_layout``):

@@ -1,7 +1,7 @@
 """GCFSR: generative and controllable face super-resolution without facial or GAN priors.
 
 He et al., "GCFSR: a Generative and Controllable Face Super Resolution Method Without Facial and GAN
-Priors", CVPR 2022 (``../shared/papers/gcfsr_generative_controllable_face_sr.md``).
+Priors", CVPR 2022, arXiv:2203.07319.
 
 Module names follow the official release so its checkpoints convert by renaming only
 (``scripts/convert_weights.py``); where the paper and the release differ, the choice is noted inline.
