@@ -171,6 +171,22 @@ def test_test_pipeline_gives_official_outputs(converted, tmp_path, ffhq_small_lm
     print(f'\n{case} test pipeline: max diff {worst} / 255 (8-bit results), mean {np.mean(diffs):.2e}')
     assert worst <= 1 and np.mean(diffs) < 1e-3
 
+    # the same model class as the pipeline builds it (merged network block, optimised inference path), in
+    # process: its float outputs before the 8-bit rounding
+    from basicsr.models import build_model
+    model_opt = deep_update(opt, {'is_train': False, 'dist': False, 'rank': 0, 'world_size': 1,
+                                  'path': {'results_root': str(workdir), 'log': str(workdir),
+                                           'visualization': str(workdir)}})
+    model = build_model(model_opt)
+    for name in names:
+        item = build_dataset(dict(opt['datasets'][name], phase='test', scale=1))[0]
+        model.feed_data({k: v[None] for k, v in item.items() if k in ('lq', 'gt', 'factor')})
+        model.test()
+        scale = None if blind else opt['datasets'][name]['degradation']['factors'][0]
+        diff = (model.output - reference_output(reference, item['lq'][None], scale, cond_norm)).abs().max().item()
+        print(f'{case} test pipeline model, {name}: max abs diff {diff:.2e}')
+        assert diff < TOLERANCE
+
 
 @pytest.mark.parametrize('converted', ['512'], indirect=True)
 def test_cli_end_to_end_without_flags(converted, tmp_path, ffhq_small_dir, capsys):
