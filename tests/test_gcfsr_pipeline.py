@@ -67,7 +67,8 @@ def test_test_pipeline_writes_images_and_psnr(ffhq_small_lmdb, workdir):
     weights = workdir / 'gcfsr_tiny.pth'
     torch.save({'params_ema': GCFSR(**TINY_NET).state_dict()}, weights)
     opt = load_options('options/test/GCFSR/test_GCFSR_x16-64_CelebAHQ.yml')
-    datasets = {k: {'dataroot_gt': ffhq_small_lmdb, 'gt_size': 64, 'max_items': 2} for k in opt['datasets']}
+    datasets = {k: {'dataroot_gt': ffhq_small_lmdb, 'io_backend': {'type': 'lmdb'}, 'gt_size': 64, 'max_items': 2}
+                for k in opt['datasets']}
     datasets['test_1']['degradation'] = {'factors': [4]}
     datasets['test_2']['degradation'] = {'factors': [8]}
     datasets['test_3']['degradation'] = {'factors': [16]}
