@@ -19,7 +19,8 @@ stylegan2_gfpgan_clean    GFPGAN's clean StyleGAN2 (``StyleGAN2GeneratorClean``;
 gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
                           FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
 gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
-gcfsr                     official GCFSR releases (1024 ``params_ema``, blind 512) -> GCFSR
+gcfsr                     official GCFSR releases (1024 ``params_ema``, blind 512) -> GCFSR; the file also holds
+                          the network block (out_size, blind, positive_scales: false, factor_norm)
 arcface_resnet18          GFPGAN ``arcface_resnet18.pth`` -> FaceArcFace('resnet18') (drops ``module.``)
 facexlib                  facexlib parsing_parsenet / parsing_bisenet / recognition_arcface_ir_se50 (as is)
 torchvision_vgg           torchvision vgg16/vgg19 ImageNet files -> FaceVGGFeatureExtractor (``features.*``)
@@ -140,16 +141,64 @@ def gpen_g(state):
 
 
 def gcfsr(state):
-    """Official GCFSR release -> GCFSR: noise strengths into ``noise.weight``; drop the unused size-8 condition.
+    """Official GCFSR release (``GCFSR`` / ``GCFSR_blind``) -> GCFSR: noise strengths into ``noise.weight``.
 
-    The release builds one condition entry per level down to 8 px while the encoder stops at
-    ``min_feat_size`` (16 px): the entries past the encoder's levels are never used.
+    The release's stored noise maps (``noises.*``) and FIR-kernel buffers are dropped; every other tensor
+    keeps its name.
     """
-    state = _noise_strength_to_module(_drop_buffers(state))
-    num_down = 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^conv_body_down\.(\d+)\.', k)))
-    num_levels = num_down + 1
-    condition = re.compile(r'^condition_(scale1|scale2|shift)\.(\d+)\.')
-    return {k: v for k, v in state.items() if not ((m := condition.match(k)) and int(m.group(2)) >= num_levels)}
+    return _noise_strength_to_module(_drop_buffers(state))
+
+
+# the official GCFSR releases' encoder stops at 16 px ("the minimum input size", paper 3.4)
+GCFSR_MIN_FEAT_SIZE = 16
+
+
+def _conv_width(state, prefix):
+    """Output channels of the conv layer (a ``ConvLayer`` sequence) named ``prefix``."""
+    widths = [v.shape[0] for k, v in state.items() if k.startswith(f'{prefix}.') and v.ndim == 4]
+    if len(widths) != 1:
+        raise KeyError(prefix)
+    return widths[0]
+
+
+def gcfsr_network(state):
+    """The GCFSR constructor options of a converted official release, read from its tensor shapes.
+
+    - ``out_size``: 16 px times 2 per encoder down-sampling (``conv_body_down.*``);
+    - ``narrow`` / ``channel_multiplier``: the 16 px width is 512 * narrow, the 64 px one 256 * multiplier *
+      narrow (StyleGAN2 config-f widths);
+    - ``num_style_feat``: ``final_linear`` outputs one code per latent (2 per level);
+    - ``blind``: the blind release's latent head keeps the full 4 px width, the conditional one halves it;
+    - ``positive_scales: false``: the release normalises sigma without the absolute value of eq. 4;
+    - ``factor_norm``: out_size / 16, the largest factor of its training set (s / 64 at 1024 px, s / 32 for
+      the 512 px release; official ``cond_norm``).
+
+    Raises:
+        ValueError: The state is not a GCFSR release this reading covers (checked by loading it strictly).
+    """
+    from facesr_arch.archs.gcfsr_arch import GCFSR
+    try:
+        num_down = 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^conv_body_down\.(\d+)\.', k)))
+        out_size = GCFSR_MIN_FEAT_SIZE * 2**num_down
+        narrow = _conv_width(state, 'final_conv') / 512
+        level_64 = int(math.log2(out_size)) - 6  # index of the 64 px level in the encoder order
+        multiplier = 2
+        if level_64 >= 0:
+            multiplier = round(_conv_width(state, f'condition_shift.{level_64}') / (256 * narrow))
+        num_latent = 2 * (num_down + 1)
+        num_style_feat = state['final_linear.weight'].shape[0] // num_latent
+        blind = _conv_width(state, 'final_down2') == _conv_width(state, 'final_down1')
+    except (KeyError, ValueError) as err:
+        raise ValueError(f'not an official GCFSR state dict ({err!r} missing or malformed)') from err
+    block = {'type': 'GCFSR', 'out_size': out_size, 'num_style_feat': num_style_feat,
+             'channel_multiplier': multiplier, 'narrow': narrow, 'min_feat_size': GCFSR_MIN_FEAT_SIZE, 'blind': blind,
+             'positive_scales': False, 'factor_norm': float(out_size // GCFSR_MIN_FEAT_SIZE)}
+    options = {k: v for k, v in block.items() if k != 'type'}
+    try:
+        GCFSR(**options).load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f'the converted GCFSR weights do not load into GCFSR({options}): {err}') from err
+    return block
 
 
 def arcface_resnet18(state):
@@ -190,7 +239,7 @@ CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 # source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
 # the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
-NETWORKS = {}
+NETWORKS = {'gcfsr': gcfsr_network}
 
 
 def convert_file(source, src, dst, key=None):

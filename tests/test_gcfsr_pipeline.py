@@ -72,7 +72,8 @@ def test_test_pipeline_writes_images_and_psnr(ffhq_small_lmdb, workdir):
     weights = workdir / 'gcfsr_tiny.pth'
     torch.save({'params_ema': GCFSR(**TINY_NET).state_dict()}, weights)
     opt = load_options('options/test/GCFSR/test_GCFSR_x16-64_CelebAHQ.yml')
-    datasets = {k: {'dataroot_gt': ffhq_small_lmdb, 'gt_size': 64, 'max_items': 2} for k in opt['datasets']}
+    datasets = {k: {'dataroot_gt': ffhq_small_lmdb, 'io_backend': {'type': 'lmdb'}, 'gt_size': 64, 'max_items': 2}
+                for k in opt['datasets']}
     datasets['test_1']['degradation'] = {'factors': [4]}
     datasets['test_2']['degradation'] = {'factors': [8]}
     datasets['test_3']['degradation'] = {'factors': [16]}
@@ -110,3 +111,21 @@ def test_torchrun_two_cpu_processes(ffhq_small_lmdb, workdir):
     assert (exp / 'models' / 'net_g_2.pth').is_file()
     log = open(glob.glob(str(exp / 'train_ddp_*.log'))[0]).read()
     assert 'world_size: 2' in log or "'world_size': 2" in log or 'world_size: 2' in proc.stdout
+
+
+def test_lazy_reg_correction_and_factor_norm_check(tmp_path):
+    """``lazy_reg_correction``: the release's optimisers (lr * k/(k+1), betas ** (k/(k+1)); G k = 4, D k = 16);
+    off by default (the paper's lr). A dataset normalising s by another divisor than the network's is refused."""
+    from facesr_arch.utils import benchmark_models, benchmark_training
+    opt = benchmark_models.method_options('GCFSR', 'tiny')
+    plain = benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))
+    assert [plain.optimizer_g.param_groups[0][k] for k in ('lr', 'betas')] == [2e-3, (0.0, 0.99)]
+    opt = deep_update(opt, {'train': {'lazy_reg_correction': True}})
+    model = benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))
+    for optimizer, k in ((model.optimizer_g, 4), (model.optimizer_d, 16)):
+        group = optimizer.param_groups[0]
+        assert group['lr'] == pytest.approx(2e-3 * k / (k + 1))
+        assert group['betas'][0] == 0 and group['betas'][1] == pytest.approx(0.99**(k / (k + 1)))
+    opt = deep_update(opt, {'network_g': {'factor_norm': 32}})
+    with pytest.raises(ValueError, match='factor_norm is 64 but network_g.factor_norm is 32'):
+        benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))

@@ -1,4 +1,5 @@
-"""scripts/convert_weights.py: tiny checkpoints in each public layout convert, load strictly and compute the same."""
+"""scripts/convert_weights.py: tiny checkpoints in each public layout convert, load strictly and compute the same
+(GCFSR: tests/test_gcfsr_official.py)."""
 import re
 import sys
 
@@ -7,7 +8,6 @@ import torch
 from torch.nn import functional as F
 
 import facesr_arch  # noqa: F401  (before basicsr)
-from facesr_arch.archs.gcfsr_arch import GCFSR
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator, ModulatedConv2d
 from facesr_arch.archs.vgg_arch import FaceVGGFeatureExtractor
 from facesr_arch.utils.weights import load_state_dict
@@ -205,31 +205,6 @@ def test_gpen_generator_and_discriminators(tmp_path):
         other.load_state_dict(converted, strict=True)
         images = torch.randn(4, 3, 32, 32)
         assert torch.equal(other(images), disc(images))
-
-
-def test_gcfsr_official_layout(tmp_path):
-    torch.manual_seed(0)
-    reference = GCFSR(out_size=64, narrow=0.0625, num_style_feat=32).eval()
-    official = to_basicsr(reference.state_dict())
-    num_levels = len(reference.levels)
-    for name in ('condition_scale1', 'condition_scale2'):  # the release's unused size-8 entries
-        official[f'{name}.{num_levels}.weight'] = torch.randn(32, 1)
-        official[f'{name}.{num_levels}.bias'] = torch.ones(32)
-    official[f'condition_shift.{num_levels}.0.weight'] = torch.randn(32, 32, 3, 3)
-    torch.save({'params_ema': official}, tmp_path / 'gcfsr.pth')
-    state = convert_file('gcfsr', str(tmp_path / 'gcfsr.pth'), str(tmp_path / 'ours.pth'))
-    loaded = GCFSR(out_size=64, narrow=0.0625, num_style_feat=32).eval()
-    loaded.load_state_dict(state, strict=True)
-    x = torch.rand(1, 3, 64, 64) * 2 - 1
-    noise = [torch.randn(1, 1, r, r) for r in reference_noise_sizes(reference)]
-    assert torch.equal(loaded(x, 0.25, noise=noise), reference(x, 0.25, noise=noise))
-
-
-def reference_noise_sizes(net):
-    sizes = [net.min_feat_size]
-    for res in net.levels[::-1][1:]:
-        sizes += [res, res]
-    return sizes
 
 
 def test_arcface_vgg_and_vggface(tmp_path):

@@ -67,8 +67,16 @@ class GCFSR(nn.Module):
             fixed to ``blind_factor`` and the forward pass takes only the image. Its latent head is twice as
             wide, as in the official blind release. Default: False.
         blind_factor (float): The constant (normalised) condition of the blind variant. Default: 1.
-        positive_scales (bool): Take |sigma| before the normalisation of eq. 4 (paper). False reproduces
-            the official release bit for bit. Default: True.
+        positive_scales (bool): Take |sigma| before the normalisation of eq. 4. True is the paper's equation,
+            the default for training from scratch (section 3.4 asks the scaling vectors "to be positive"); the
+            official release omits the absolute value, so its checkpoints need False:
+            ``scripts/convert_weights.py gcfsr`` stores ``positive_scales: false`` in the converted file's
+            network block, which every loading path uses. Default: True.
+        factor_norm (float): The divisor that turned the upscaling factor s into the condition s /
+            ``factor_norm`` in training (section 3.5 normalises s to [0, 1]): 64 for the 1024 px model (s up to
+            64), 32 for the official 512 px release (s up to 32). The network only sees the normalised value;
+            the option travels with the network so that datasets, inference and the modulation sweep
+            normalise as the model was trained. Default: 64.
         style_modulation (bool): Estimate W+ from the encoder (eq. 2). False is the "without style
             modulation" ablation of Figure 7: one learned constant code per layer. Default: True.
         use_noise (bool): Per-pixel noise injection in the style convs (StyleGAN2). Default: True.
@@ -76,7 +84,7 @@ class GCFSR(nn.Module):
 
     def __init__(self, out_size=1024, num_style_feat=512, channel_multiplier=2, narrow=1.0,
                  resample_kernel=(1, 3, 3, 1), min_feat_size=16, blind=False, blind_factor=1.0,
-                 positive_scales=True, style_modulation=True, use_noise=True):
+                 positive_scales=True, factor_norm=64.0, style_modulation=True, use_noise=True):
         super().__init__()
         log_size, log_min = int(math.log2(out_size)), int(math.log2(min_feat_size))
         if 2**log_size != out_size or 2**log_min != min_feat_size or not 4 <= log_min < log_size <= 10:
@@ -86,6 +94,9 @@ class GCFSR(nn.Module):
         self.out_size, self.min_feat_size = out_size, min_feat_size
         self.num_style_feat = num_style_feat
         self.blind, self.blind_factor = blind, blind_factor
+        if not factor_norm > 0:
+            raise ValueError(f'GCFSR factor_norm must be positive, got {factor_norm}')
+        self.factor_norm = float(factor_norm)
         levels = [2**i for i in range(log_size, log_min - 1, -1)]  # encoder order: out_size ... min_feat_size
         self.levels = levels
         # one latent per style conv and tRGB, shared as in StyleGAN2: 2 at the top, 2 per further level
@@ -138,9 +149,9 @@ class GCFSR(nn.Module):
 
         Args:
             x (Tensor): LR face bicubic-upsampled to ``out_size``, (b, 3, out_size, out_size), in [-1, 1].
-            factor (Tensor | float | None): Conditional upscaling factor normalised to [0, 1] (s / 64,
-                section 3.5), shape (b,), (b, 1) or scalar. Values between the training factors give the
-                continuous control of section 3.6. Ignored (may be None) by the blind variant.
+            factor (Tensor | float | None): Conditional upscaling factor normalised to [0, 1] (s /
+                ``factor_norm``, section 3.5), shape (b,), (b, 1) or scalar. Values between the training factors
+                give the continuous control of section 3.6. Ignored (may be None) by the blind variant.
             noise (list[Tensor] | None): Noise per style conv (bottom-up); None draws fresh noise.
 
         Returns:
@@ -152,7 +163,7 @@ class GCFSR(nn.Module):
                              f'to the output size), got {tuple(x.shape[-2:])}')
         if self.blind or factor is None:
             if not self.blind:
-                raise ValueError('GCFSR needs the conditional upscaling factor (normalised s / 64)')
+                raise ValueError(f'GCFSR needs the conditional upscaling factor (normalised s / {self.factor_norm:g})')
             factor = self.blind_factor
         factor = torch.as_tensor(factor, dtype=x.dtype, device=x.device).reshape(-1, 1).expand(b, 1)
 

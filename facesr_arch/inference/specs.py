@@ -66,21 +66,21 @@ class MethodSpec:
     describe: Optional[Callable] = None
 
 
-# GCFSR's trained factor range (paper 3.5: s in {4, ..., 64}, normalised by 64)
-GCFSR_FACTOR_RANGE = (4.0, 64.0)
+# the smallest factor of every GCFSR training set (paper 3.5: s in {4, ..., 64}; official 512 px: {4, ..., 32})
+GCFSR_MIN_FACTOR = 4.0
 
 
 def gcfsr_condition(net, side, controls):
-    """GCFSR's normalised condition s / 64 for one input of side ``side``; None for the blind variant.
+    """GCFSR's normalised condition s / ``net.factor_norm`` for one input of side ``side``; None when blind.
 
-    s is ``controls.strength``, else ``controls.upscale``, else out_size / side; it is clipped to the
-    trained range [4, 64] (an input already at the output size is treated as 4x, the mildest factor).
+    s is ``controls.strength``, else ``controls.upscale``, else out_size / side. It is clipped to the model's
+    trained range [4, factor_norm] (64 for the 1024 px model, 32 for the official 512 px one; an input already
+    at the output size is treated as 4x, the mildest factor), then divided by ``factor_norm`` as in training.
     """
     if net.blind:
         return None
     factor = controls.strength or controls.upscale or net.out_size / side
-    low, high = GCFSR_FACTOR_RANGE
-    return min(max(float(factor), low), high) / high
+    return min(max(float(factor), GCFSR_MIN_FACTOR), net.factor_norm) / net.factor_norm
 
 
 def gcfsr_describe(net, side, controls):

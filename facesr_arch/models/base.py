@@ -14,12 +14,26 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
 from ..data.batched_degradations import degrade_batch
-from ..inference.loading import portable_network
+from ..inference.loading import merge_checkpoint_network, portable_network, read_checkpoint_header
 from ..inference.optimize import optimize_for_inference
 from ..utils.resume import capture_rng_state, restore_rng_state
 from ..utils.weights import NETWORK_KEY
 
 _torch_save = torch.save  # the real one: _atomic_torch_save swaps torch.save for atomic_save
+
+
+def with_checkpoint_network(opt):
+    """``opt`` with ``network_g`` taking the network options recorded in ``path.pretrain_network_g``, if any.
+
+    A self-describing checkpoint (``NETWORK_KEY``, e.g. a converted official release) states the constructor
+    options its weights need; building from the option file's block alone could pick another reading of the
+    same weights (GCFSR's ``positive_scales``, ``factor_norm``). Returns a new dict; ``opt`` is not changed.
+    """
+    load_path = (opt.get('path') or {}).get('pretrain_network_g')
+    stored, _ = read_checkpoint_header(load_path)
+    if stored is None or 'network_g' not in opt:
+        return opt
+    return dict(opt, network_g=merge_checkpoint_network(opt['network_g'], stored, load_path))
 
 
 class NonFiniteLossError(RuntimeError):
@@ -102,7 +116,7 @@ class FaceBaseModel(SRModel):
     def __init__(self, opt):
         self.nonfinite_streak = 0
         self._pending_finite = []
-        super().__init__(opt)
+        super().__init__(with_checkpoint_network(opt))
 
     def save_network(self, net, net_label, current_iter, param_key='params'):
         """BasicSR's save, made atomic (a temporary file renamed over the target) and self-describing.

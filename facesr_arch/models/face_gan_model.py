@@ -11,6 +11,24 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from .base import FaceBaseModel
 
 
+ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's default
+
+
+def lazy_reg_corrected(optim_opt, reg_every):
+    """An optimiser block with StyleGAN2's lazy-regularisation correction: lr * c, betas ** c, c = k / (k + 1).
+
+    Args:
+        optim_opt (dict): BasicSR optimiser options (``type``, ``lr``, optional ``betas``).
+        reg_every (int): The network's regularisation interval k.
+
+    Returns:
+        dict: A new block; ``optim_opt`` is unchanged.
+    """
+    ratio = reg_every / (reg_every + 1)
+    betas = optim_opt.get('betas', ADAM_BETAS)
+    return dict(optim_opt, lr=optim_opt['lr'] * ratio, betas=[beta**ratio for beta in betas])
+
+
 @MODEL_REGISTRY.register()
 class FaceGANModel(FaceBaseModel):
     """Generator trained with pixel / perceptual / adversarial losses against a global discriminator.
@@ -23,6 +41,13 @@ class FaceGANModel(FaceBaseModel):
         r1_reg_weight (float): R1 penalty weight gamma (gamma/2 * E||grad D(real)||^2). Default: 0.
         net_d_reg_every (int): Lazy R1: every N iterations, scaled by N (StyleGAN2). Default: 16.
         net_d_iters, net_d_init_iters (int): D steps per G step / D-only warm-up iterations. Default: 1, 0.
+        lazy_reg_correction (bool): StyleGAN2's optimiser correction for lazy regularisation (Karras et al.,
+            "Analyzing and improving the image quality of StyleGAN", CVPR 2020, appendix B): each network's
+            learning rate is multiplied by c = k / (k + 1) and its Adam betas raised to the power c, with k its
+            regularisation interval (``net_g_reg_every`` for G, ``net_d_reg_every`` for D). The official GCFSR
+            release applies it to both networks. Default: False (the option files' learning rates as given).
+        net_g_reg_every (int): G's interval k in ``lazy_reg_correction`` (the GCFSR release uses 4 although it
+            trains its generator without a regulariser). Default: 4.
         total_iter, warmup_iter (int): BasicSR's schedule.
         max_nonfinite_steps (int): Stop training after this many consecutive iterations whose losses were
             non-finite (their optimiser steps are skipped). Default: 20.
@@ -31,7 +56,7 @@ class FaceGANModel(FaceBaseModel):
     train_option_keys = {
         'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'pixel_opt', 'perceptual_opt',
         'gan_opt', 'r1_reg_weight', 'net_d_reg_every', 'net_d_iters', 'net_d_init_iters',
-        'max_nonfinite_steps',
+        'max_nonfinite_steps', 'lazy_reg_correction', 'net_g_reg_every',
     }
 
     def init_training_settings(self):
@@ -71,11 +96,13 @@ class FaceGANModel(FaceBaseModel):
 
     def setup_optimizers(self):
         train_opt = self.opt['train']
-        self.optimizer_g = self.build_optimizer(train_opt['optim_g'],
-                                                [p for p in self.net_g.parameters() if p.requires_grad])
+        optim_g, optim_d = train_opt['optim_g'], train_opt.get('optim_d')
+        if train_opt.get('lazy_reg_correction', False):
+            optim_g = lazy_reg_corrected(optim_g, train_opt.get('net_g_reg_every', 4))
+            optim_d = optim_d and lazy_reg_corrected(optim_d, self.net_d_reg_every)
+        self.optimizer_g = self.build_optimizer(optim_g, [p for p in self.net_g.parameters() if p.requires_grad])
         if self.net_d is not None:
-            self.optimizer_d = self.build_optimizer(train_opt['optim_d'],
-                                                    [p for p in self.net_d.parameters() if p.requires_grad])
+            self.optimizer_d = self.build_optimizer(optim_d, [p for p in self.net_d.parameters() if p.requires_grad])
 
     def generator_losses(self, output):
         """Weighted generator losses for ``output``; extend in subclasses for method-specific terms."""
