@@ -202,11 +202,13 @@ class MPCNet(nn.Module):
     Size. The paper gives no widths or block counts, but trains at batch 8 on two 11 GB RTX 2080 Ti (4.1): 4
     faces of 512 px per GPU, in fp32, with the discriminator, the priors and Adam states. The default
     (``channel_multiplier=1, narrow=0.5``: 256 channels at 4..32 px, 128 / 64 / 32 / 16 at 64 / 128 / 256 /
-    512 px; 2 residual blocks per encoder group, 2 RCABs per APFF block, "cascading RCABs", Figure 4) is the
-    widest StyleGAN2-family width whose training iteration at batch 4 fits that budget (README, MPCNet). The
-    config-f width (``channel_multiplier=2, narrow=1``, option file ``train_MPCNet_large_FFHQ512.yml``) keeps
-    about three times the activations per face and 150.9M trainable parameters: it cannot have been trained
-    so, and stays as the large configuration.
+    512 px; 2 residual blocks per encoder group, 2 RCABs per APFF block, "cascading RCABs", Figure 4) is, of
+    the StyleGAN2 widths (``channel_multiplier`` 1 or 2, ``narrow`` 0.5 or 1), the one whose training iteration
+    at batch 4 fits that budget (9.1 GiB measured; by the generator's saved activations, channel_multiplier 2
+    with narrow 0.5 would need about 11 GiB; README, MPCNet). The config-f width (``channel_multiplier=2,
+    narrow=1``, option file ``train_MPCNet_large_FFHQ512.yml``) keeps 2.5 times the activations per face
+    (4.4 GiB) and has 150.9M trainable parameters: it cannot have been trained so, and stays as the large
+    configuration.
 
     Spectral normalisation (3.4, "in both generator and discriminator ... each convolution layer") wraps
     every convolution MPCNet trains: encoder, decoder, APFF (RCAB and SFT included) and ToRGB. The frozen
