@@ -313,7 +313,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
         iteration time), 'iter_ms_with_r1' / 'iter_ms_without_r1' (whole iterations, when R1 is used),
         'ema_ms' (one EMA update) or None, 'batch_keys' (keys of the first batch); memory in MiB:
         'state_mb' (parameters, buffers, gradients, optimiser states), 'activation_mb' (peak held for backward
-        in the last iteration) and 'activation_mb_per_face' (that over the batch size), 'peak_mem_mb' with
+        in the warm-up iteration) and 'activation_mb_per_face' (that over the batch size), 'peak_mem_mb' with
         'peak_mem_kind' (CUDA allocation peak, or CPU RSS peak, above the level before the model was built).
     """
     from .benchmark_models import PeakMemory, _sync, method_options, time_calls
@@ -351,7 +351,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
                 model.feed_data(data)
                 _sync(device)
                 fed = time.perf_counter()
-                if current_iter == iterations + 1:
+                if current_iter == 1:  # activations counted in the untimed warm-up (the hooks cost time)
                     resident = [t for m in model_modules(model) for t in (*m.parameters(), *m.buffers())]
                     with SavedTensorPeak(resident) as saved:
                         model.optimize_parameters(current_iter)
