@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py data --input my_faces/ [--devices cpu cuda] [--output data.json]
 
-    python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper]
+    python scripts/benchmark.py models [--methods GCFSR PVFR] [--config tiny paper large]
         [--device cpu|cuda] [--batch-sizes 1 4 8] [--optimize] [--channels-last] [--autocast bf16|fp16] [--compile]
         [--train-step [--train-batch N] [--train-iterations N] [--train-data DIR|X.lmdb] [--train-workers N]
          [--degradation-on-device]] [--reference gfpgan] --output models.json [--markdown models.md]
@@ -23,7 +23,9 @@ file's ``num_worker_per_gpu``, capped at the CPU count); parsing maps and compon
 are generated with random content. ``--degradation-on-device`` runs the blind degradations (MPCNet, PVFR)
 batched on ``--device`` in ``feed_data`` (recorded as not applicable for the other methods). Without
 ``--train-data`` the batches are random in-memory tensors: no decoding or degradation, model cost only.
-``--train-batch`` can be set to the paper batch size (the option file's ``batch_size_per_gpu``).
+``--train-batch`` can be set to the paper batch size (the option file's ``batch_size_per_gpu``). Training memory:
+resident state (parameters, gradients, optimiser states), activations held for backward per face, and the peak
+of the iterations (CUDA allocation peak; on CPU the process RSS peak, allocator caching included).
 """
 import argparse
 import json
@@ -68,7 +70,8 @@ def main(argv=None):
     data.set_defaults(run=data_command)
     models = commands.add_parser('models', help='model costs: parameters, FLOPs, latency, memory, training')
     models.add_argument('--methods', nargs='+', help='registry names (default: every method with a paper option file)')
-    models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper'])
+    models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper', 'large'],
+                        help="'large': the larger named configuration of the methods that have one (MPCNet)")
     models.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
     models.add_argument('--batch-sizes', type=int, nargs='+', default=[1], help='default: 1')
     models.add_argument('--warmup', type=int, default=1, help='untimed forwards per batch size (default 1)')

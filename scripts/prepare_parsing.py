@@ -9,10 +9,11 @@ Usage::
 Each sidecar is a single-channel PNG of label indices in the order of ``facesr_arch/utils/face_parsing.py``
 at the image's own size, named by the image stem (the LMDB key for an LMDB). ``--boxes`` writes
 ``{stem: {"left_eye": [x1, y1, x2, y2], "right_eye": [...], "mouth": [...]}}`` in pixel coordinates
-(image-left/right, inclusive-exclusive), derived from the parsing map (a component absent from a map is
-``null``) or, with ``--landmarks`` (a facexlib FAN file, 68 or 98 points), from the detected landmarks as
-GFPGAN-style square boxes around each component (:func:`landmark_boxes`). One unreadable image is reported
-and skipped.
+(image-left/right, inclusive-exclusive). With ``--landmarks`` (a facexlib FAN file, 68 or 98 points; the
+documented path: PVFR crops its components from facial landmarks, section 3.4) they are GFPGAN-style square
+boxes around each component of the detected landmarks (:func:`landmark_boxes`); without it they are derived
+from the parsing map (a component absent from a map is ``null``). One unreadable image is reported and
+skipped.
 """
 import argparse
 import json

@@ -81,3 +81,23 @@ def test_models_command_options(ffhq_dir, tmp_path, capsys):
     train = result['results'][0]['train']
     assert train['num_workers'] == 0 and train['degradation_on_device'] is True
     assert 'degradation' in train['batch_keys']
+
+
+def test_saved_tensor_peak_counts_what_backward_holds():
+    """x * w saves x (w, a parameter, is resident state and left out); exp saves its output; sum saves no tensor."""
+    from facesr_arch.benchmark.training import SavedTensorPeak
+    w = torch.randn(100, requires_grad=True)
+    x = torch.randn(100)
+    with SavedTensorPeak([w]) as saved:
+        y = (x * w).exp().sum()
+    assert saved.peak_bytes == 2 * 100 * 4 and saved.current_bytes == 800
+    y.backward()
+    assert saved.current_bytes == 0 and saved.peak_bytes == 800  # the graph freed its saved tensors
+
+
+def test_memory_of_a_training_iteration_in_memory():
+    """MPCNet tiny on in-memory batches: resident state, activations per face and the iteration peak."""
+    result = training_cost('MPCNet', 'tiny', CPU, batch_size=2, iterations=1)
+    assert result['state_mb'] > 0 and result['activation_mb'] > 0 and result['peak_mem_mb'] > 0
+    assert result['activation_mb_per_face'] == pytest.approx(result['activation_mb'] / 2, abs=0.1)
+    assert result['peak_mem_kind'] == 'CPU RSS peak'

@@ -32,19 +32,28 @@ def tiny(out_size=32, **kwargs):
     return MPCNet(out_size, **{**TINY, **kwargs})
 
 
-def test_paper_size_parameter_counts():
+def test_paper_size_and_large_parameter_counts():
     with torch.device('meta'):  # counts only: no memory, no initialisation time
-        net = ARCH_REGISTRY.get('MPCNet')(512)
+        net = ARCH_REGISTRY.get('MPCNet')(512)  # the paper size: channel_multiplier 1, narrow 0.5
+        large = ARCH_REGISTRY.get('MPCNet')(512, channel_multiplier=2, narrow=1)  # config-f width
         disc = ARCH_REGISTRY.get('MPCNetDiscriminator')(512)
-    assert len(net.apff_blocks) == 7 and net.decoder_resolutions == [8, 16, 32, 64, 128, 256, 512]
-    assert num_params(net.gan_prior) == 30_276_568  # config-f 512 generator minus its 15 noise strengths
-    assert num_params(net) == 213_111_270
-    assert num_params(net, trainable=True) == 150_908_667  # priors frozen
+    for model in (net, large):
+        assert len(model.apff_blocks) == 7 and model.decoder_resolutions == [8, 16, 32, 64, 128, 256, 512]
+        assert num_params(model.parsing_prior) == 31_926_035  # the same parser in both
+    assert [net.to_rgb.in_channels, net.apff_blocks[0].conv_s2.in_channels] == [16, 256]
+    assert num_params(net.gan_prior) == 8_764_808  # noise-free StyleGAN2 512 at that width
+    assert num_params(net) == 78_447_724
+    assert num_params(net, trainable=True) == 37_756_881  # priors frozen
+    assert [large.to_rgb.in_channels, large.apff_blocks[0].conv_s2.in_channels] == [64, 512]
+    assert num_params(large.gan_prior) == 30_276_568  # config-f 512 generator minus its 15 noise strengths
+    assert num_params(large) == 213_111_270
+    assert num_params(large, trainable=True) == 150_908_667
     assert num_params(disc) == 19_542_657
 
 
 def test_shapes_at_512_and_tiny_sizes_with_bicubic_resize():
-    narrow = MPCNet(512, num_style_feat=16, narrow=1 / 32, gan_num_mlp=1, num_latent_mlp=1, num_rcab=1,
+    narrow = MPCNet(512, num_style_feat=16, channel_multiplier=2, narrow=1 / 32, gan_num_mlp=1, num_latent_mlp=1,
+                    num_rcab=1,
                     parser_opt=dict(base_channels=2, channel_range=(2, 4), num_res_blocks=1)).eval()
     with torch.no_grad():
         assert narrow(torch.rand(1, 3, 512, 512) * 2 - 1).shape == (1, 3, 512, 512)
@@ -142,11 +151,9 @@ def test_invalid_ablation_combinations():
 
 def test_pretrained_priors_load_through_the_weight_loader(tmp_path):
     torch.manual_seed(1)
-    gan = FaceStyleGAN2Generator(32, 16, 2, 2, 1 / 32)  # pretrained with noise inputs, removed by MPCNet (3.2.2)
+    gan = FaceStyleGAN2Generator(32, 16, 2, 1, 1 / 32, noise_mode='none')  # pretrained noise-free (3.2.2)
     parser = FaceParseNet(32, **TINY_PARSER)
     torch.save({'params_ema': gan.state_dict()}, tmp_path / 'gan.pth')
-    gan = FaceStyleGAN2Generator(32, 16, 2, 2, 1 / 32, noise_mode='none')
-    gan.load_state_dict({k: v for k, v in torch.load(tmp_path / 'gan.pth')['params_ema'].items() if 'noise' not in k})
     torch.save({'params': parser.state_dict()}, tmp_path / 'parser.pth')
     net = tiny(gan_prior_path=str(tmp_path / 'gan.pth'), parsing_prior_path=str(tmp_path / 'parser.pth'))
     for prior, source in ((net.gan_prior, gan), (net.parsing_prior, parser)):
@@ -159,3 +166,16 @@ def test_pretrained_priors_load_through_the_weight_loader(tmp_path):
         tiny(gan_prior_path=str(tmp_path / 'missing.pth'))
     with pytest.raises(MissingWeightsError, match='MPCNet parsing prior'):
         tiny(parsing_prior_path=str(tmp_path / 'missing.pth'))
+
+
+def test_a_prior_trained_with_noise_needs_drop_prior_noise(tmp_path):
+    torch.manual_seed(2)
+    noisy = FaceStyleGAN2Generator(32, 16, 2, 1, 1 / 32, noise_mode='random')  # e.g. a converted public prior
+    torch.save({'params_ema': noisy.state_dict()}, tmp_path / 'noisy.pth')
+    with pytest.raises(ValueError, match='drop_prior_noise'):
+        tiny(gan_prior_path=str(tmp_path / 'noisy.pth'))
+    net = tiny(gan_prior_path=str(tmp_path / 'noisy.pth'), drop_prior_noise=True)
+    kept = {k: v for k, v in noisy.state_dict().items() if not k.endswith('.noise.weight')}
+    assert len(kept) < len(noisy.state_dict())  # exactly the noise strengths are dropped
+    assert net.gan_prior.state_dict().keys() == kept.keys()
+    assert all(torch.equal(net.gan_prior.state_dict()[k], v) for k, v in kept.items())

@@ -398,3 +398,77 @@ def test_every_ablation_option_trains_through_basicsr(option_file, ffhq_small_di
     saved = set(os.listdir(os.path.join(str(workdir), 'experiments', opt['name'], 'models')))
     assert {'net_g_1.pth', 'net_d_1.pth'} <= saved, saved
     assert ('net_d_local_1.pth' in saved) == ('network_d_local' in opt)
+
+
+# ---------------------------------------------------------------- eq. 12, GFPGAN pyramid, GPEN stddev
+
+
+def gpen_minibatch_stddev(out):
+    """GPEN's face_model/gpen_model.py Discriminator.forward: ``group = batch``, one statistic for the batch."""
+    batch, channel, height, width = out.shape
+    stddev = out.view(batch, -1, 1, channel, height, width)
+    stddev = torch.sqrt(stddev.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
+    return torch.cat([out, stddev.repeat(batch, 1, height, width)], 1)
+
+
+def test_gpen_discriminator_stddev_over_the_whole_batch_at_batch_8():
+    torch.manual_seed(0)
+    disc = FaceStyleGAN2Discriminator(32, narrow=NARROW, stddev_group='batch')
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        expected = disc.final_linear(disc.final_conv(gpen_minibatch_stddev(disc.conv_body(x))).flatten(1))
+        assert torch.equal(disc(x), expected)
+        grouped = FaceStyleGAN2Discriminator(32, narrow=NARROW, stddev_group=4)
+        grouped.load_state_dict(disc.state_dict())
+        assert not torch.allclose(grouped(x), expected)  # groups of 4 are not GPEN's statistic at batch 8
+    assert load_options(TRAIN_OPTION)['network_d']['stddev_group'] == 'batch'
+    for option_file in option_files('train'):
+        assert load_options(option_file)['network_d']['stddev_group'] == 'batch', option_file
+    with pytest.raises(ValueError, match='stddev_group'):
+        FaceStyleGAN2Discriminator(32, narrow=NARROW, stddev_group='all')
+
+
+def test_local_gan_loss_is_eq12_saturating_and_the_switch_non_saturating(trained_step):
+    """l_g_gan_local = sum over components of lambda_l * log(1 - sigmoid(D(crop))) (eq. 12); with the switch
+    off, lambda_l * -log sigmoid(D(crop)); no other term changes."""
+    model = trained_step[0]
+    assert model.saturating_local_gan_loss and load_options(TRAIN_OPTION)['train']['saturating_local_gan_loss']
+    weight = model.cri_gan_local.loss_weight
+    with torch.no_grad():
+        output = model.output
+        logits = {name: model.net_d_local[name](crop) for name, crop in model._components(output).items()}
+        saturating = model.generator_losses(output)
+        model.saturating_local_gan_loss = False
+        try:
+            non_saturating = model.generator_losses(output)
+        finally:
+            model.saturating_local_gan_loss = True
+    sigmoid = {name: torch.sigmoid(v) for name, v in logits.items()}
+    expected = weight * sum(torch.log(1 - s).mean() for s in sigmoid.values())
+    assert saturating['l_g_gan_local'].item() == pytest.approx(expected.item(), rel=1e-4)
+    expected = weight * sum(-torch.log(s).mean() for s in sigmoid.values())
+    assert non_saturating['l_g_gan_local'].item() == pytest.approx(expected.item(), rel=1e-4)
+    for key in saturating:
+        if key != 'l_g_gan_local':
+            assert torch.equal(saturating[key], non_saturating[key]), key
+
+
+def test_pyramid_loss_follows_gfpgan_scales_and_removal(trained_step):
+    from torch.nn import functional as F
+    model = trained_step[0]
+    train = load_options(TRAIN_OPTION)['train']
+    assert train['pyramid_scales'] == [8, 16, 32, 64, 128, 256, 512] and train['remove_pyramid_loss'] == 50000
+    assert model.pyramid_scales == train['pyramid_scales'] and model.remove_pyramid_loss == 50000
+    pyramid = [torch.rand(1, 3, 2**i, 2**i) for i in range(2, 8)]  # the tiny 128 px codec: 4 .. 128
+    model.gt = torch.rand(1, 3, 128, 128)
+    terms = {rgb.shape[-1]: F.l1_loss(rgb, F.interpolate(model.gt, size=rgb.shape[-2:], mode='bilinear',
+                                                          align_corners=False, antialias=True)) for rgb in pyramid}
+    weight = model.cri_pyramid.loss_weight
+    model.current_iter = 50000
+    assert model.pyramid_loss(pyramid).item() == pytest.approx(weight * sum(terms[s] for s in terms if s >= 8).item())
+    model.pyramid_scales = None  # every scale
+    assert model.pyramid_loss(pyramid).item() == pytest.approx(weight * sum(terms.values()).item())
+    model.pyramid_scales, model.current_iter = train['pyramid_scales'], 50001
+    pyramid[0].requires_grad_()
+    removed = model.pyramid_loss(pyramid)
+    assert removed.item() == 0 and removed.requires_grad  # removed, but every to-RGB conv stays in the graph

@@ -162,3 +162,24 @@ def test_batchnorm_converts_to_syncbatchnorm():
     net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(WNet(**TINY))
     assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())
     assert not any(type(m) is torch.nn.BatchNorm2d for m in net.modules())
+
+
+@pytest.mark.parametrize('unet_skips', [False, True])
+@pytest.mark.parametrize('global_residual', [False, True])
+def test_skips_and_global_residual_are_switches_off_by_default(unet_skips, global_residual):
+    """Eq. 22-23: the decoder output alone makes the image; each switch adds exactly its term and no parameter."""
+    torch.manual_seed(0)
+    small = dict(num_feat=4, num_res_blocks=1, hourglass_depth=2, num_levels=2, num_heads=2)
+    net = WNet(**small, unet_skips=unet_skips, global_residual=global_residual).eval()
+    assert count(net) == count(WNet(**small))
+    plain = WNet(**small)
+    assert not plain.unet_skips and not plain.global_residual
+    seen = {}
+    net.dec_blocks[-1].register_forward_hook(lambda m, i, out: seen.update(decoded=out))
+    net.enc_down[0].register_forward_hook(lambda m, i, out: seen.update(skip=i[0]))
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        sr = net(x)
+        feat = seen['decoded'] + seen['skip'] if unet_skips else seen['decoded']
+        expected = net.to_rgb(feat) + (x if global_residual else 0)
+    assert torch.allclose(sr, expected, atol=1e-6)

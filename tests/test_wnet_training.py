@@ -37,12 +37,14 @@ def real_batch(folder, size=32, count=2):
     return {'lq': lq, 'gt': gt, 'parsing': labels}
 
 
-def build_model(option_file, network=None):
+def build_model(option_file, network=None, train=None):
     opt = load_options(option_file)
     opt = deep_update(opt, {'num_gpu': 0, 'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1,
                             'network_g': dict(network or {}, **TINY_NET),
                             # the VGG term is covered by the loss tests and the pipeline runs
                             'train': {'key_region_opt': {'weights_path': None, 'perceptual_weight': 0}}})
+    if train:
+        opt['train'].update(train)  # deep_update would keep the file's value for None
     return WNetModel(opt)
 
 
@@ -65,15 +67,25 @@ def test_each_table3_variant_builds_and_trains(option_file, ffhq_small_dir):
     assert any(k.startswith('parsing.') for k in changed) and any(k.startswith('enc_blocks.') for k in changed)
 
 
-def test_parsing_loss_targets_the_binarised_hr_map(ffhq_small_dir):
+@pytest.mark.parametrize('target_scale', [4, None])
+def test_parsing_loss_targets_the_lr_parsing_map_or_the_binarised_hr_map(ffhq_small_dir, target_scale):
+    """Section 4.2: the binarised HR map bicubic-downsampled to the LR size (x4) and, as the LR face, bicubic
+    back to the size the parsing block predicts; ``parsing_target_scale: null`` targets the binarised map."""
     torch.manual_seed(0)
-    model = build_model('options/train/WNet/train_WNet_x4_CelebA_ModeI.yml')
+    option_file = 'options/train/WNet/train_WNet_x4_CelebA_ModeI.yml'
+    assert load_options(option_file)['train']['parsing_target_scale'] == 4
+    model = build_model(option_file, train={'parsing_target_scale': target_scale})
     batch = real_batch(ffhq_small_dir)
     net = copy.deepcopy(model.net_g)
     sr, parsing = net(batch['lq'], return_parsing=True)
     skin = torch.from_numpy(skin_mask(batch['parsing'].numpy())).unsqueeze(1)  # section 3.1: skin = 1, rest 0
     assert 0 < skin.mean() < 1
-    expected_parsing = F.mse_loss(parsing, skin.expand(-1, 3, -1, -1))  # eq. 25, lambda_par = 1
+    target = skin
+    if target_scale:
+        low = F.interpolate(skin, size=(8, 8), mode='bicubic', align_corners=False, antialias=True).clamp(0, 1)
+        target = F.interpolate(low, size=(32, 32), mode='bicubic', align_corners=False).clamp(0, 1)
+        assert 0 < ((target > 0) & (target < 1)).float().mean()  # soft, as a bicubic LR map is
+    expected_parsing = F.mse_loss(parsing, target.expand(-1, 3, -1, -1))  # eq. 25, lambda_par = 1
     expected_pixel = F.mse_loss(sr, batch['gt'])  # eq. 24, lambda_pixel = 1
     model.feed_data(batch)
     model.optimize_parameters(1)
@@ -136,24 +148,37 @@ def test_option_files_validate(option_file, workdir):
 
 def test_option_files_train_and_test_through_the_pipelines(ffhq_small_dir, parsing_dir, vgg19_file, workdir):
     """The x4 / x8, Mode I / II train files: 2 iterations, validation and checkpoints through
-    ``facesr_arch.train``; the test files: evaluation of the trained Mode I checkpoints through
+    ``facesr_arch.train``; the test files: evaluation of the trained Mode I / Mode II checkpoints through
     ``facesr_arch.test``. One interpreter runs them all (the entries' ``main``), so imports are paid once.
     The ablation files differ from the x4 Mode II file only in the Table 3 switches; each of them trains in
     ``test_each_table3_variant_builds_and_trains``."""
+    paired_dir = workdir / 'paired'  # LQ / GT folders as scripts/make_testset.py writes them (x4, back to size)
+    for sub in ('lq', 'gt'):
+        os.makedirs(paired_dir / sub)
+    for name in sorted(os.listdir(ffhq_small_dir))[:2]:
+        gt = cv2.resize(cv2.imread(os.path.join(ffhq_small_dir, name)), (32, 32), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(paired_dir / 'gt' / name), gt)
+        lq = cv2.resize(cv2.resize(gt, (8, 8), interpolation=cv2.INTER_CUBIC), (32, 32), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(paired_dir / 'lq' / name), lq)
     runs = []
+    names = {}
     for path in [f for f in TRAIN_FILES if 'ablation' not in f]:
         opt = tiny_pipeline_options(path, ffhq_small_dir, parsing_dir, vgg19_file)
         runs.append(('train', write_options(opt, str(workdir), os.path.basename(path)), opt['name']))
     for path in TEST_FILES:
         opt = load_options(os.path.relpath(path, REPO))
         metrics = {k: v for k, v in opt['val']['metrics'].items() if k in ('psnr', 'ssim')}  # no LPIPS/ArcFace/FAN files
-        trained = opt['path']['pretrain_network_g'].split('/')[1]
-        data = {'dataroot_gt': ffhq_small_dir, 'io_backend': {'type': 'disk'}, 'gt_size': 32, 'max_items': 2}
+        if opt['datasets']['test_1']['type'] == 'FacePairedDataset':  # Mode II: fixed LQ / GT folders
+            data = {'dataroot_lq': str(paired_dir / 'lq'), 'dataroot_gt': str(paired_dir / 'gt'), 'lq_size': 32,
+                    'max_items': 2}
+        else:
+            data = {'dataroot_gt': ffhq_small_dir, 'io_backend': {'type': 'disk'}, 'gt_size': 32, 'max_items': 2}
         opt = deep_update(opt, {'num_gpu': 0, 'network_g': TINY_NET, 'datasets': {'test_1': data, 'test_2': data},
                                 'val': {'metrics': None}})
         opt['val']['metrics'] = metrics
+        names[opt['name']] = [block['name'] for block in opt['datasets'].values()]
         runs.append(('test', write_options(opt, str(workdir), os.path.basename(path)), opt['name']))
-    assert len(runs) == 6
+    assert len(runs) == 8
     driver = ('import sys, importlib\n'
               'for entry, path in zip(sys.argv[1::2], sys.argv[2::2]):\n'
               '    sys.argv = [entry, "-opt", path]\n'
@@ -169,7 +194,7 @@ def test_option_files_train_and_test_through_the_pipelines(ffhq_small_dir, parsi
             state = torch.load(models / 'net_g_2.pth', map_location='cpu', weights_only=True)['params']
             assert any(k.startswith('enc_fusions.') for k in state)
         else:
-            for dataset in ('CelebA_test1000', 'Helen_test50'):
+            for dataset in names[name]:
                 images = glob.glob(str(workdir / 'results' / name / 'visualization' / dataset / '*.png'))
                 assert len(images) == 2, (name, dataset)
                 assert cv2.imread(images[0]).shape == (32, 32, 3)

@@ -25,8 +25,9 @@ from .parsing_arch import FaceParseNet
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
 GUIDE_SOFTMAX_AXES = ('source', 'channel')
-GAN_PRIOR_SOURCE = ('train it with options/train/StyleGAN2/train_FaceStyleGAN2_FFHQ512.yml (FFHQ 512, section 4.1), '
-                    'or convert a public StyleGAN2 512 checkpoint with scripts/convert_weights.py')
+GAN_PRIOR_SOURCE = ('train the noise-free prior of the same width with options/train/StyleGAN2/'
+                    'train_FaceStyleGAN2_noise-free_FFHQ512.yml (default MPCNet) or '
+                    'train_FaceStyleGAN2_noise-free_large_FFHQ512.yml (large MPCNet) (sections 3.2.2, 4.1)')
 PARSER_SOURCE = ('pretrain it on CelebAMask-HQ at 512 px with the MPCNet degradation (section 4.1) using the parsing '
                  'option file options/train/Parsing/train_MPCNetParsing_CelebAMaskHQ512.yml (FaceParseNet, min_feat_size: 4)')
 
@@ -198,6 +199,17 @@ class MPCNet(nn.Module):
     1x1 ToRGB convolution maps F_decode^7 to the image (3.2.1). Widths follow the StyleGAN2 prior
     (``stylegan2_channels``), so AdaIN (eq. 4) aligns F_GAN and F_spatial channel by channel.
 
+    Size. The paper gives no widths or block counts, but trains at batch 8 on two 11 GB RTX 2080 Ti (4.1): 4
+    faces of 512 px per GPU, in fp32, with the discriminator, the priors and Adam states. The default
+    (``channel_multiplier=1, narrow=0.5``: 256 channels at 4..32 px, 128 / 64 / 32 / 16 at 64 / 128 / 256 /
+    512 px; 2 residual blocks per encoder group, 2 RCABs per APFF block, "cascading RCABs", Figure 4) is, of
+    the StyleGAN2 widths (``channel_multiplier`` 1 or 2, ``narrow`` 0.5 or 1), the one whose training iteration
+    at batch 4 fits that budget (9.1 GiB measured; by the generator's saved activations, channel_multiplier 2
+    with narrow 0.5 would need about 11 GiB; README, MPCNet). The config-f width (``channel_multiplier=2,
+    narrow=1``, option file ``train_MPCNet_large_FFHQ512.yml``) keeps 2.5 times the activations per face
+    (4.4 GiB) and has 150.9M trainable parameters: it cannot have been trained so, and stays as the large
+    configuration.
+
     Spectral normalisation (3.4, "in both generator and discriminator ... each convolution layer") wraps
     every convolution MPCNet trains: encoder, decoder, APFF (RCAB and SFT included) and ToRGB. The frozen
     pretrained priors keep their weights as trained: normalising them would change the features they were
@@ -208,8 +220,10 @@ class MPCNet(nn.Module):
     Args:
         out_size (int): Input/output size (512 in the paper; a power of two >= 8).
         num_style_feat (int): Latent size of the StyleGAN2 prior. Default: 512.
-        channel_multiplier (int): StyleGAN2 prior width (2 = config-f; the paper does not say). Default: 2.
-        narrow (float): Width ratio of prior and backbone (tiny test models use < 1). Default: 1.
+        channel_multiplier (int): StyleGAN2 width of prior and backbone (2 = config-f, the large configuration;
+            the paper does not say). Default: 1.
+        narrow (float): Width ratio of prior and backbone (1 in the large configuration; tiny test models use
+            less). Default: 0.5.
         gan_num_mlp (int): Mapping-MLP depth of the prior (loaded with it, unused: F_latent is already in W).
             Default: 8.
         num_group_blocks (int): Residual blocks per down-sampling group. Default: 2.
@@ -224,9 +238,14 @@ class MPCNet(nn.Module):
             :class:`~facesr_arch.archs.parsing_arch.FaceParseNet` (3.2.3); ``in_size`` defaults to ``out_size``
             and ``min_feat_size`` must be 4 (7 down- and 7 up-sampling blocks at 512), so that its up-sampling
             blocks give F_parse at every APFF resolution. None uses FaceParseNet's defaults. Default: None.
-        gan_prior_path (str | None): Pretrained FaceStyleGAN2Generator checkpoint at ``out_size``; noise strengths
-            of a prior trained with noise inputs are dropped. None builds it randomly (the full MPCNet checkpoint
-            then supplies it, or tests). Default: None.
+        gan_prior_path (str | None): Pretrained noise-free FaceStyleGAN2Generator checkpoint at ``out_size`` and
+            this width (section 2: the StyleGAN2 blocks are "reformed" by removing the noise inputs, and the prior
+            is pretrained so, 3.2.2). None builds it randomly (the full MPCNet checkpoint then supplies it, or
+            tests). Default: None.
+        drop_prior_noise (bool): Accept a prior pretrained *with* noise inputs (e.g. a converted public config-f
+            checkpoint) by dropping its noise strengths. Its features then differ from those it was trained to
+            give, which the paper's noise-free pretraining avoids; without this switch such a checkpoint is
+            refused. Default: False.
         parsing_prior_path (str | None): Pretrained FaceParseNet checkpoint (3.2.3). None builds it randomly, as
             ``gan_prior_path``. Default: None.
         freeze_priors (bool): Keep both pretrained priors fixed (the paper embeds them as pretrained
@@ -234,10 +253,10 @@ class MPCNet(nn.Module):
         use_spectral_norm (bool): Spectral normalisation on the trained convolutions. Default: True.
     """
 
-    def __init__(self, out_size=512, num_style_feat=512, channel_multiplier=2, narrow=1.0, gan_num_mlp=8,
+    def __init__(self, out_size=512, num_style_feat=512, channel_multiplier=1, narrow=0.5, gan_num_mlp=8,
                  num_group_blocks=2, num_latent_mlp=4, num_rcab=2, softmax_axis='source', use_gan_prior=True,
                  use_parsing_prior=True, use_adain=True, use_sft=True, parser_opt=None, gan_prior_path=None,
-                 parsing_prior_path=None, freeze_priors=True, use_spectral_norm=True):
+                 parsing_prior_path=None, drop_prior_noise=False, freeze_priors=True, use_spectral_norm=True):
         super().__init__()
         log_size = int(math.log2(out_size)) if out_size > 0 else 0
         if 2**log_size != out_size or not 8 <= out_size <= 1024:
@@ -310,9 +329,12 @@ class MPCNet(nn.Module):
             if gan_prior_path is not None:
                 what = f'MPCNet StyleGAN2 prior (FaceStyleGAN2Generator, {out_size} px)'
                 state = load_state_dict(gan_prior_path, what, GAN_PRIOR_SOURCE)
-                # a prior pretrained with noise inputs is "reformed by removing the noise inputs" (section 2)
-                state = {k: v for k, v in state.items() if not k.endswith('.noise.weight')}
-                self.gan_prior.load_state_dict(state)
+                noise_keys = [k for k in state if k.endswith('.noise.weight')]
+                if noise_keys and not drop_prior_noise:
+                    raise ValueError(f'{gan_prior_path} is a StyleGAN2 prior trained with noise inputs ({noise_keys[0]}); '
+                                     'MPCNet pretrains its prior noise-free (3.2.2): ' + GAN_PRIOR_SOURCE +
+                                     ', or set drop_prior_noise: true to use it without its noise strengths')
+                self.gan_prior.load_state_dict({k: v for k, v in state.items() if k not in noise_keys})
         if freeze_priors:
             for prior in self._priors():
                 prior.requires_grad_(False).eval()

@@ -436,8 +436,10 @@ class FaceStyleGAN2Discriminator(nn.Module):
         out_size (int): Input image size (power of two, 16..1024).
         channel_multiplier (int): Channel multiplier of config-f (2) or the narrow config (1). Default: 2.
         resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).
-        stddev_group (int): Minibatch-stddev group size; 0 disables the minibatch-stddev feature
-            (GCFSR's official discriminator has none). Default: 4.
+        stddev_group (int | str): Minibatch-stddev group size (StyleGAN2: 4; a batch that is no multiple of it
+            uses one group of one); 'batch': one group of the whole batch on each device, as GPEN's
+            discriminator computes it (``group = batch``); 0 disables the minibatch-stddev feature (GCFSR's
+            official discriminator has none). Default: 4.
         narrow (float): Channel width ratio. Default: 1.
         num_frozen_layers (int): Freeze the first N layers (FreezeD, Mo et al. 2020; PVFR sections 3.3
             and 4.2 freeze five). Layers count in forward order: the 1x1 input conv, then each ResBlock.
@@ -458,6 +460,8 @@ class FaceStyleGAN2Discriminator(nn.Module):
             conv_body.append(ResBlock(in_channels, out_channels, resample_kernel))
             in_channels = out_channels
         self.conv_body = nn.Sequential(*conv_body)
+        if not (stddev_group == 'batch' or isinstance(stddev_group, int) and stddev_group >= 0):
+            raise ValueError(f"stddev_group must be a group size >= 0 or 'batch', got {stddev_group!r}")
         self.stddev_group = stddev_group
         self.final_conv = ConvLayer(in_channels + (1 if stddev_group else 0), channels[4], 3)
         self.final_linear = nn.Sequential(
@@ -474,7 +478,7 @@ class FaceStyleGAN2Discriminator(nn.Module):
         out = self.conv_body(x)
         if self.stddev_group:
             b, c, h, w = out.shape
-            group = min(b, self.stddev_group)
+            group = b if self.stddev_group == 'batch' else min(b, self.stddev_group)
             if b % group:
                 group = 1
             stddev = out.view(group, -1, 1, c, h, w)

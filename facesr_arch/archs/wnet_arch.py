@@ -303,11 +303,13 @@ class WNet(nn.Module):
        upsampled (eq. 13-17; 1024x1024 at 128 px) -> Downsample x3 with fusions at 4x, 2x, 1x (eq. 18-19).
        Each fusion embeds the parsing map with its own conv3x3 (P has 3 channels, the features C).
     3. Encoder-decoder (eq. 22-23): ``num_levels`` x (Downsample, 2 SCAB, fusion with P at that size), then
-       ``num_levels`` x (Upsample, 2 SCAB). Eq. 22-23 alone would pass the whole face through an 8x8x64
-       bottleneck; the decoder adds the encoder features of the same size (additive U-net skips, as in
-       CTCNet, the paper's [31], whose encoder-decoder this mirrors).
-    4. conv3x3 to RGB added to the bicubic input (global residual learning, VDSR's [59]; the paper does not
-       say how the output is formed).
+       ``num_levels`` x (Upsample, 2 SCAB). As eq. 22-23 write it, the whole face passes through the 8x8x64
+       bottleneck: no encoder-decoder skips (the default; Table 3's ablation gaps were measured on that
+       network). ``unet_skips=True`` makes the decoder add the encoder features of the same size (additive
+       U-net skips, as in CTCNet, the paper's [31], whose encoder-decoder this mirrors).
+    4. conv3x3 to RGB (the paper does not say how the output is formed; eq. 23 ends at F_Decoder, so the
+       image is predicted directly). ``global_residual=True`` adds the bicubic input (global residual
+       learning, VDSR's [59]).
 
     Table 3 ablations: ``parsing_block`` (Parsing Block / plain ConvBlock), ``lpf`` (LPF / basic cascade),
     ``scab`` (SCAB / RCAB). Exp. A = all False, Exp. H (the paper's W-Net) = all True.
@@ -324,11 +326,15 @@ class WNet(nn.Module):
         upscale_stages (int): x2 steps of the W part (3: 2x, 4x, 8x, eq. 13-17). Default: 3.
         num_levels (int): Encoder down-samplings (4: 128 -> 8, eq. 22). Default: 4.
         num_heads (int): SCAB attention heads (4). Default: 4.
+        unet_skips (bool): Additive encoder-decoder skips (not in eq. 22-23). Default: False.
+        global_residual (bool): Add the bicubic input to the output (not in the paper). Default: False.
     """
 
     def __init__(self, in_channels=3, num_feat=64, parsing_channels=3, parsing_block=True, lpf=True, scab=True,
-                 num_res_blocks=3, hourglass_depth=4, upscale_stages=3, num_levels=4, num_heads=4):
+                 num_res_blocks=3, hourglass_depth=4, upscale_stages=3, num_levels=4, num_heads=4, unet_skips=False,
+                 global_residual=False):
         super().__init__()
+        self.unet_skips, self.global_residual = unet_skips, global_residual
         if num_feat % 4:
             raise ValueError(f'WNet: num_feat must be divisible by 4 (inverse pixel shuffle), got {num_feat}')
         self.num_levels = num_levels
@@ -393,7 +399,12 @@ class WNet(nn.Module):
             feat = blocks(down(feat))  # eq. 22
             feat = fuse(feat, embed(parsing_at(0.5**level)))
         for up, blocks in zip(self.dec_up, self.dec_blocks):
-            feat = blocks(up(feat)) + skips.pop()  # eq. 23 with U-net skips
+            feat = blocks(up(feat))  # eq. 23
+            skip = skips.pop()
+            if self.unet_skips:
+                feat = feat + skip
 
-        sr = self.to_rgb(feat) + x
+        sr = self.to_rgb(feat)
+        if self.global_residual:
+            sr = sr + x
         return (sr, parsing) if return_parsing else sr

@@ -4,7 +4,7 @@ method, at its paper configuration and at a tiny one. Used by ``scripts/benchmar
 Each method's network is the ``network_g`` block of its paper training option file (pretrained-file arguments
 cleared, as for inference), shrunk by :data:`TINY` for the tiny configuration. Input sizes and the call
 convention come from the inference specs (``facesr_arch/inference/specs.py``). Training iterations run the
-method's real model class (``optimize_parameters``) on in-memory or real data (``benchmark_training.py``).
+method's real model class (``optimize_parameters``) on in-memory or real data (``benchmark/training.py``).
 """
 import contextlib
 import copy
@@ -35,6 +35,11 @@ PAPER_OPTIONS = {
     'PVFR': 'options/train/PVFR/train_PVFR_FFHQ512.yml',
     'WNet': 'options/train/WNet/train_WNet_x4_CelebA_ModeI.yml',
 }
+# larger named configurations, where a method has one: their own training option files
+LARGE_OPTIONS = {
+    'MPCNet': 'options/train/MPCNet/train_MPCNet_large_FFHQ512.yml',  # config-f width (README, MPCNet)
+}
+CONFIGS = ('tiny', 'paper', 'large')
 
 _TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
                 'channel_range': [8, 8], 'num_res_blocks': 1, 'weights_path': None}
@@ -60,16 +65,19 @@ TINY = {
 
 
 def method_options(method, config):
-    """The training options of ``method`` at ``config`` ('paper' or 'tiny'), with no pretrained file to load.
+    """The training options of ``method`` at ``config`` ('paper', 'tiny', or 'large' for the methods in
+    :data:`LARGE_OPTIONS`), with no pretrained file to load.
 
     Returns:
         dict: The option file's content; ``network_g`` is the inference block (pretrained-file arguments
         None), every ``weights_path`` of the loss options is None (random loss networks), as are the
         ``pretrain_*`` paths.
     """
-    if config not in ('paper', 'tiny'):
-        raise ValueError(f"config must be 'paper' or 'tiny', got {config!r}")
-    path = os.path.join(REPO, PAPER_OPTIONS[method])
+    if config not in CONFIGS:
+        raise ValueError(f'config must be one of {CONFIGS}, got {config!r}')
+    if config == 'large' and method not in LARGE_OPTIONS:
+        raise ValueError(f'{method} has no large configuration (methods with one: {sorted(LARGE_OPTIONS)})')
+    path = os.path.join(REPO, LARGE_OPTIONS[method] if config == 'large' else PAPER_OPTIONS[method])
     tiny = copy.deepcopy(TINY[method]) if config == 'tiny' else {}
     network_g, _, _ = network_config(opt_path=path, net_options=tiny.pop('network_g', None))
     opt = load_yaml(path)
@@ -285,7 +293,7 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
 
     Args:
         methods (Sequence[str]): Method names (keys of :data:`PAPER_OPTIONS`).
-        configs (Sequence[str]): 'tiny' and/or 'paper'.
+        configs (Sequence[str]): 'tiny', 'paper' and/or 'large' (skipped for methods without one).
         device (str): 'cpu' or 'cuda'.
         batch_sizes (Sequence[int]): Batch sizes of the latency / throughput / memory measurements.
         warmup, repeats (int): Untimed and timed forwards per batch size (latency: median).
@@ -299,7 +307,7 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         reference (str | None): 'gfpgan': also time GFPGANv1Clean at 512 px (as its package runs it: eval, fp32 or
             ``autocast``, optionally compiled; never folded or channels_last) and report latency ratios.
         train_data (str | None): HQ folder or LMDB: training iterations on real data through each method's
-            training dataset (``benchmark_training.training_cost``); None: in-memory random batches.
+            training dataset (``benchmark.training.training_cost``); None: in-memory random batches.
         train_workers (int | None): Loader workers of the real-data measurement (default: the option file's).
         degradation_on_device (bool): Blind degradations on the training device in the real-data measurement.
     """
@@ -333,6 +341,8 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
     for method in methods:
         spec = get_spec(method)
         for config in configs:
+            if config == 'large' and method not in LARGE_OPTIONS:
+                continue
             block = method_options(method, config)['network_g']
             entry = {'method': method, 'config': config}
             meta = build_generator(block, 'meta')

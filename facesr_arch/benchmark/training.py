@@ -13,6 +13,13 @@ Two data sources:
 
 Per timed iteration: the time blocked in ``next(loader)``, in ``feed_data`` (device transfer, and the batched
 degradation when it runs on the device) and in ``optimize_parameters``. The first iteration is a warm-up.
+
+Memory of training (every device): the resident state (parameters, buffers, gradients and optimiser states of
+every network the model holds: generator, discriminators, priors, loss networks), and the activations of an
+iteration: the peak bytes of tensors held for backward (:class:`SavedTensorPeak`) over batch size gives the
+activation memory per face. The peak memory of the iterations is the CUDA peak allocation, or on CPU the
+process's resident-set (RSS) peak, above the level before the model was built: it holds state, activations
+and temporaries (on CPU also what the allocator keeps cached).
 """
 import copy
 import gc
@@ -65,6 +72,79 @@ class InMemoryFaces(Dataset):
         for name in self.components:
             item[f'box_{name}'] = torch.tensor(_BOXES[name], dtype=torch.float32) * self.gt_size
         return item
+
+
+class SavedTensorPeak:
+    """Peak bytes of the tensors autograd holds for backward while the context is open (each storage once).
+
+    Tensors sharing a storage with ``exclude`` (parameters and buffers, counted as state) are not counted.
+
+    Args:
+        exclude (Iterable[Tensor]): Resident tensors to leave out.
+
+    Attributes:
+        peak_bytes (int): The peak, set while the context is open.
+    """
+
+    def __init__(self, exclude=()):
+        self._exclude = {t.untyped_storage()._cdata for t in exclude}
+        self._refs, self._storage_bytes = {}, {}
+        self.current_bytes = self.peak_bytes = 0
+
+    class _Held:
+        __slots__ = ('tensor', 'key', 'tracker')
+
+        def __del__(self):  # autograd freed the saved tensor
+            self.tracker._release(self.key)
+
+    def _pack(self, tensor):
+        storage = tensor.untyped_storage()
+        key = storage._cdata
+        if key in self._exclude:
+            return tensor
+        if not self._refs.get(key):
+            self._storage_bytes[key] = storage.nbytes()
+            self.current_bytes += storage.nbytes()
+            self.peak_bytes = max(self.peak_bytes, self.current_bytes)
+        self._refs[key] = self._refs.get(key, 0) + 1
+        held = self._Held()
+        held.tensor, held.key, held.tracker = tensor, key, self
+        return held
+
+    def _release(self, key):
+        self._refs[key] -= 1
+        if not self._refs[key]:
+            self.current_bytes -= self._storage_bytes.pop(key)
+
+    @staticmethod
+    def _unpack(held):
+        return held.tensor if isinstance(held, SavedTensorPeak._Held) else held
+
+    def __enter__(self):
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._hooks.__exit__(*exc)
+
+
+def model_modules(model):
+    """Every ``nn.Module`` attribute of a BasicSR model (networks, EMA copies, loss networks)."""
+    return [m for m in vars(model).values() if isinstance(m, torch.nn.Module)]
+
+
+def state_bytes(model):
+    """Bytes of the model's resident training state: parameters, buffers and gradients of every network it
+    holds, and its optimisers' states (each storage once)."""
+    tensors = []
+    for module in model_modules(model):
+        tensors += list(module.parameters()) + list(module.buffers())
+        tensors += [p.grad for p in module.parameters() if p.grad is not None]
+    for optimizer in getattr(model, 'optimizers', []):
+        tensors += [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
+    storages = {t.untyped_storage()._cdata: t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
 
 
 def build_model(opt, device, work_dir):
@@ -213,7 +293,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
     without it are both measured; the first iteration is a warm-up (it also starts the loader workers).
 
     Args:
-        method (str): Method name (``benchmark_models.PAPER_OPTIONS``).
+        method (str): Method name (``benchmark.models.PAPER_OPTIONS``).
         config (str): 'paper' or 'tiny'.
         device (torch.device): Training device.
         batch_size, iterations (int): Batch size and timed iterations.
@@ -231,15 +311,18 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
         'step_ms' (median ``optimize_parameters``), 'data_wait_ms' (median ``next(loader)`` + ``feed_data``),
         'loader_wait_ms' / 'feed_data_ms' (its two parts), 'data_wait_share' (total data wait over total
         iteration time), 'iter_ms_with_r1' / 'iter_ms_without_r1' (whole iterations, when R1 is used),
-        'ema_ms' (one EMA update) or None, 'batch_keys' (keys of the first batch).
+        'ema_ms' (one EMA update) or None, 'batch_keys' (keys of the first batch); memory in MiB:
+        'state_mb' (parameters, buffers, gradients, optimiser states), 'activation_mb' (peak held for backward
+        in the warm-up iteration) and 'activation_mb_per_face' (that over the batch size), 'peak_mem_mb' with
+        'peak_mem_kind' (CUDA allocation peak, or CPU RSS peak, above the level before the model was built).
     """
-    from .models import _sync, method_options, time_calls
+    from .models import PeakMemory, _sync, method_options, time_calls
     device = torch.device(device)
     opt = method_options(method, config)
     if opt['train'].get('r1_reg_weight', 0) > 0:
         opt['train']['net_d_reg_every'] = r1_every
     samples = (iterations + 1) * batch_size
-    with tempfile.TemporaryDirectory() as work_dir:
+    with tempfile.TemporaryDirectory() as work_dir, PeakMemory(device) as peak_memory:
         torch.manual_seed(0)
         model = build_model(opt, device, work_dir)
         net = model.get_bare_model(model.net_g)
@@ -268,7 +351,12 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
                 model.feed_data(data)
                 _sync(device)
                 fed = time.perf_counter()
-                model.optimize_parameters(current_iter)
+                if current_iter == 1:  # activations counted in the untimed warm-up (the hooks cost time)
+                    resident = [t for m in model_modules(model) for t in (*m.parameters(), *m.buffers())]
+                    with SavedTensorPeak(resident) as saved:
+                        model.optimize_parameters(current_iter)
+                else:
+                    model.optimize_parameters(current_iter)
                 _sync(device)
                 if current_iter == 1:
                     result['batch_keys'] = sorted(data)
@@ -293,4 +381,8 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
         if hasattr(model, 'net_g_ema'):
             result['ema_ms'] = round(statistics.median(
                 time_calls(lambda: model.model_ema(model.ema_decay), device, 1, 3)) * 1e3, 3)
+        result.update(state_mb=round(state_bytes(model) / 2**20, 1), activation_mb=round(saved.peak_bytes / 2**20, 1),
+                      activation_mb_per_face=round(saved.peak_bytes / batch_size / 2**20, 1))
+    result.update(peak_mem_mb=round(peak_memory.peak_mb, 1),
+                  peak_mem_kind='CUDA max allocated' if device.type == 'cuda' else 'CPU RSS peak')
     return result

@@ -1,7 +1,7 @@
 """CFGPFSSR training: the generic GAN model with the paper's minimax generator loss (eq. 10)."""
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from .face_gan_model import FaceGANModel
+from .face_gan_model import FaceGANModel, require_vanilla_gan_loss, saturating_generator_loss
 
 
 @MODEL_REGISTRY.register()
@@ -26,9 +26,8 @@ class CFGPFSSRModel(FaceGANModel):
     def init_training_settings(self):
         self.saturating_gan_loss = self.opt['train'].get('saturating_gan_loss', True)
         super().init_training_settings()
-        if self.saturating_gan_loss and self.cri_gan is not None and self.cri_gan.gan_type != 'vanilla':
-            raise ValueError("saturating_gan_loss (eq. 10) needs gan_opt.gan_type 'vanilla' "
-                             f'(the log-likelihood GAN loss), got {self.cri_gan.gan_type!r}')
+        if self.saturating_gan_loss:
+            require_vanilla_gan_loss(self.cri_gan, 'saturating_gan_loss (eq. 10): gan_opt')
 
     def generator_losses(self, output):
         if not self.saturating_gan_loss or self.cri_gan is None:
@@ -39,5 +38,5 @@ class CFGPFSSRModel(FaceGANModel):
         finally:
             self.cri_gan = cri_gan
         # eq. 10: minimise log(1 - D(SR)) = -BCE(D(SR), 0), weighted by alpha_g (eq. 12)
-        losses['l_g_gan'] = -self.cri_gan(self.net_d(output), False, is_disc=False)
+        losses['l_g_gan'] = saturating_generator_loss(self.cri_gan, self.net_d(output))
         return losses

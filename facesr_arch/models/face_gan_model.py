@@ -29,6 +29,19 @@ def lazy_reg_corrected(optim_opt, reg_every):
     return dict(optim_opt, lr=optim_opt['lr'] * ratio, betas=[beta**ratio for beta in betas])
 
 
+def saturating_generator_loss(cri_gan, pred):
+    """The generator's term of the original minimax GAN: minimise log(1 - D(G(x))) = -BCE(D(G(x)), fake),
+    weighted by the loss's ``loss_weight`` (a ``GANLoss`` of ``gan_type`` 'vanilla'; the usual non-saturating
+    alternative is ``cri_gan(pred, True, is_disc=False)`` = -log D(G(x)))."""
+    return -cri_gan(pred, False, is_disc=False)
+
+
+def require_vanilla_gan_loss(cri_gan, what):
+    """Raise unless ``cri_gan`` is the log-likelihood ('vanilla') GAN loss that ``what`` is written in."""
+    if cri_gan is not None and cri_gan.gan_type != 'vanilla':
+        raise ValueError(f"{what} needs gan_type 'vanilla' (the log-likelihood GAN loss), got {cri_gan.gan_type!r}")
+
+
 @MODEL_REGISTRY.register()
 class FaceGANModel(FaceBaseModel):
     """Generator trained with pixel / perceptual / adversarial losses against a global discriminator.

@@ -6,7 +6,7 @@ from basicsr.archs import build_network
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.discriminator_arch import crop_components
-from .face_gan_model import FaceGANModel
+from .face_gan_model import FaceGANModel, require_vanilla_gan_loss, saturating_generator_loss
 
 
 @MODEL_REGISTRY.register()
@@ -17,7 +17,12 @@ class PVFRModel(FaceGANModel):
     of the local GAN losses of the left eye, right eye and mouth (eq. 12, ``gan_local_opt``) + lambda_L1 * L1
     (``pixel_opt``) + lambda_FM * VGG feature matching (``feature_matching_opt``) + lambda_FP * ArcFace
     face-preserving loss (``identity_opt``) + the per-scale L1 restoration loss of the codec's outputs
-    (``pyramid_opt``, section 3.1). Each is optional (a missing block is the Table 5 "w/o" variant).
+    (``pyramid_opt``, section 3.1, "similar to" GFPGAN's pyramid loss). Each is optional (a missing block is
+    the Table 5 "w/o" variant).
+
+    Eq. 12 gives the generator the saturating minimax term log(1 - D_comp(G(x)_comp)) for each component,
+    where eq. 11 (global) is the non-saturating log(1 + exp(-D)); ``saturating_local_gan_loss: false`` uses the
+    non-saturating -log D_comp instead (the local discriminators' own loss is the same either way).
 
     FreezeD (3.3, 4.2) is the global discriminator's ``num_frozen_layers``: frozen layers never enter the
     optimiser and stay frozen across the discriminator steps. The local discriminators (``network_d_local``,
@@ -32,11 +37,17 @@ class PVFRModel(FaceGANModel):
         component_crop_sizes (dict[str, int]): Component name -> crop side in pixels; the names are those of
             the local discriminators and of the dataset's ``box_<name>`` entries.
         pyramid_opt, feature_matching_opt, identity_opt, gan_local_opt (dict): Loss options.
+        pyramid_scales (list[int] | None): Sizes of the codec outputs the per-scale L1 loss compares with the
+            resized ground truth (GFPGAN: 8 .. out_size); None: every scale 4 .. out_size. Default: None.
+        remove_pyramid_loss (int | None): The per-scale L1 loss stops after this iteration (GFPGAN: 50000);
+            None: never. Default: None.
+        saturating_local_gan_loss (bool): Generator term log(1 - D_comp) of eq. 12 (needs ``gan_local_opt``
+            of ``gan_type`` 'vanilla'). Default: True.
     """
 
     train_option_keys = FaceGANModel.train_option_keys | {
         'lr_per_module', 'optim_d_local', 'component_crop_sizes', 'pyramid_opt', 'feature_matching_opt',
-        'identity_opt', 'gan_local_opt',
+        'identity_opt', 'gan_local_opt', 'pyramid_scales', 'remove_pyramid_loss', 'saturating_local_gan_loss',
     }
 
     def init_training_settings(self):
@@ -59,6 +70,11 @@ class PVFRModel(FaceGANModel):
         self.cri_feature_matching = self._build_loss('feature_matching_opt')
         self.cri_identity = self._build_loss('identity_opt')
         self.cri_gan_local = self._build_loss('gan_local_opt')
+        self.pyramid_scales = train_opt.get('pyramid_scales')
+        self.remove_pyramid_loss = train_opt.get('remove_pyramid_loss')
+        self.saturating_local_gan_loss = train_opt.get('saturating_local_gan_loss', True)
+        if self.saturating_local_gan_loss:
+            require_vanilla_gan_loss(self.cri_gan_local, 'saturating_local_gan_loss (eq. 12): gan_local_opt')
         if (self.cri_gan_local is None) != (self.net_d_local is None):
             raise ValueError('train.gan_local_opt and network_d_local go together: set both (local discriminators '
                              'of section 3.4) or neither (the "w/o LocalD" ablation)')
@@ -109,28 +125,49 @@ class PVFRModel(FaceGANModel):
         return {name: crop_components(images, self.boxes[name], size)
                 for name, size in self.component_crop_sizes.items()}
 
+    def optimize_parameters(self, current_iter):
+        """FaceGANModel's step, with the local discriminators' step in :meth:`backward_extra_networks`: one
+        finiteness check covers all the losses, and a non-finite iteration steps no optimiser."""
+        self.current_iter = current_iter
+        if self.net_d_local is not None:
+            self.net_d_local.requires_grad_(False)  # the generator's local GAN loss must not reach them
+        super().optimize_parameters(current_iter)
+
+    def pyramid_loss(self, pyramid):
+        """Per-scale L1 of the codec's RGB outputs against the bilinearly (antialiased) resized ground truth.
+
+        Scales outside ``pyramid_scales``, and every scale after ``remove_pyramid_loss``, enter with weight 0:
+        their to-RGB convolutions stay in the graph (with zero gradients), so distributed training never meets
+        unused parameters (GFPGAN keeps a 1e-12 weight for the same reason).
+        """
+        removed = self.remove_pyramid_loss is not None and getattr(self, 'current_iter', 0) > self.remove_pyramid_loss
+        loss = 0
+        for rgb in pyramid:
+            size = rgb.shape[-1]
+            term = self.cri_pyramid(rgb, F.interpolate(self.gt, size=rgb.shape[-2:], mode='bilinear',
+                                                       align_corners=False, antialias=True))
+            used = not removed and (self.pyramid_scales is None or size in self.pyramid_scales)
+            loss = loss + (term if used else term * 0)
+        return loss
+
     def generator_losses(self, output):
         losses = super().generator_losses(output)
         if self.cri_pyramid is not None:
-            losses['l_g_pyramid'] = sum(
-                self.cri_pyramid(rgb, F.interpolate(self.gt, size=rgb.shape[-2:], mode='bilinear',
-                                                    align_corners=False, antialias=True)) for rgb in self.pyramid)
+            losses['l_g_pyramid'] = self.pyramid_loss(self.pyramid)
         if self.cri_feature_matching is not None:
             losses['l_g_fm'] = self.cri_feature_matching(output, self.gt)
         if self.cri_identity is not None:
             losses['l_g_identity'] = self.cri_identity(output, self.gt)
         if self.cri_gan_local is not None:
             fake = self._components(output)
-            losses['l_g_gan_local'] = sum(
-                self.cri_gan_local(self.net_d_local[name](crop), True, is_disc=False) for name, crop in fake.items())
+            if self.saturating_local_gan_loss:  # eq. 12: log(1 - D_comp)
+                terms = [saturating_generator_loss(self.cri_gan_local, self.net_d_local[name](crop))
+                         for name, crop in fake.items()]
+            else:
+                terms = [self.cri_gan_local(self.net_d_local[name](crop), True, is_disc=False)
+                         for name, crop in fake.items()]
+            losses['l_g_gan_local'] = sum(terms)
         return losses
-
-    def optimize_parameters(self, current_iter):
-        """FaceGANModel's step, with the local discriminators' step in :meth:`backward_extra_networks`: one
-        finiteness check covers all the losses, and a non-finite iteration steps no optimiser."""
-        if self.net_d_local is not None:
-            self.net_d_local.requires_grad_(False)  # the generator's local GAN loss must not reach them
-        super().optimize_parameters(current_iter)
 
     def backward_extra_networks(self, loss_dict):
         """The local discriminators' losses on the component crops of the ground truth and the (detached) output."""
