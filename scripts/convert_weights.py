@@ -16,6 +16,8 @@ stylegan2_basicsr_d       BasicSR StyleGAN2Discriminator -> FaceStyleGAN2Discrim
 stylegan2_gfpgan_clean    GFPGAN's clean StyleGAN2 (``StyleGAN2GeneratorClean``; alone, or the ``stylegan_decoder``
                           of ``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``, ``params_ema``) ->
                           FaceStyleGAN2Generator(512, channel_multiplier=2, resample='bilinear'), exact rescaling
+gfpgan                    GFPGAN v1.3 / v1.4 (``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``, GFPGANv1Clean, ``params_ema``)
+                          -> FaceGFPGAN (U-Net and SFT as they are, decoder as ``stylegan2_gfpgan_clean``)
 gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
                           FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
 gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
@@ -137,6 +139,57 @@ def stylegan2_gfpgan_clean(state, lr_mlp=0.01):
     return out
 
 
+def gfpgan(state):
+    """GFPGAN v1.3 / v1.4 (``GFPGANv1Clean``) -> FaceGFPGAN.
+
+    The U-Net, SFT predictors and final linear keep their names (``toRGB.N`` becomes ``to_rgbs.N``); the
+    ``stylegan_decoder.*`` prior becomes ``decoder.*`` through the exact rescaling of
+    :func:`stylegan2_gfpgan_clean`.
+    """
+    if not any(k.startswith('stylegan_decoder.') for k in state) or 'final_linear.weight' not in state:
+        raise KeyError('no stylegan_decoder.* / final_linear entries: is this a GFPGANv1Clean (v1.3 / v1.4) file?')
+    out = {f'decoder.{k}': v for k, v in stylegan2_gfpgan_clean(state).items()}
+    for key, value in state.items():
+        if not key.startswith('stylegan_decoder.'):
+            out[re.sub(r'^toRGB\.', 'to_rgbs.', key)] = value
+    return out
+
+
+def _stylegan2_width(state, prefix=''):
+    """(channel_multiplier, narrow) of a StyleGAN2 generator state from its channel counts (``stylegan2_channels``).
+
+    ``narrow`` is read from the 4 px constant (512 * narrow channels), the multiplier from the first style conv
+    at 64 px (256 * multiplier * narrow); generators below 64 px do not depend on the multiplier (2 is given).
+    """
+    narrow = state[f'{prefix}constant_input.weight'].shape[1] / 512
+    conv64 = f'{prefix}style_convs.7.modulated_conv.weight'  # the second conv of 64 px (index 2 * 4 - 1)
+    if conv64 not in state:
+        return 2, narrow
+    return round(state[conv64].shape[1] / (256 * narrow)), narrow
+
+
+def _num_mlp(state, prefix=''):
+    return sum(1 for k in state if re.match(rf'^{re.escape(prefix)}style_mlp\.\d+\.weight$', k))
+
+
+def gfpgan_network(state):
+    """FaceGFPGAN's network block from a converted state (sizes read from the tensors).
+
+    ``input_is_latent`` cannot be read from weights: the v1.3 / v1.4 value (True, GFPGAN's inference script) is
+    written.
+    """
+    channel_multiplier, narrow = _stylegan2_width(state, 'decoder.')
+    num_style_feat = state['decoder.to_rgb1.modulated_conv.modulation.weight'].shape[1]
+    out_size = 2**(2 + sum(1 for k in state if re.match(r'^decoder\.to_rgbs\.\d+\.bias$', k)))
+    num_latent = 2 * int(math.log2(out_size)) - 2
+    return {'type': 'FaceGFPGAN', 'out_size': out_size, 'num_style_feat': num_style_feat,
+            'channel_multiplier': channel_multiplier, 'narrow': narrow, 'num_mlp': _num_mlp(state, 'decoder.'),
+            'input_is_latent': True,
+            'different_w': state['final_linear.weight'].shape[0] == num_latent * num_style_feat,
+            # SFT on half the decoder channels predicts as many maps as the U-Net has channels, else twice as many
+            'sft_half': state['condition_scale.0.2.weight'].shape[0] == state['condition_scale.0.0.weight'].shape[0]}
+
+
 def gpen_g(state):
     """GPEN FullGenerator: keep ``generator.*`` (rosinality names with concatenated noise), drop the encoder."""
     generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
@@ -189,13 +242,13 @@ def vggface(state):
 
 
 CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
-                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gpen_g, gcfsr,
+                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen_g, gcfsr,
                                           arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 # source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
 # the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
-NETWORKS = {}
+NETWORKS = {'gfpgan': gfpgan_network}
 
 
 def convert_file(source, src, dst, key=None):

@@ -4,6 +4,7 @@ from .cfgpfssr_arch import CFGPFSSR
 from .discriminator_arch import FaceComponentDiscriminator
 from .arcface_arch import FaceArcFace
 from .gcfsr_arch import GCFSR
+from .gfpgan_arch import FaceGFPGAN
 from .parsing_arch import FaceBiSeNet, FaceParseNet
 from .mpcnet_arch import MPCNet, MPCNetDiscriminator
 from .pvfr_arch import MMRB, PVFR
@@ -12,6 +13,6 @@ from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
+    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceGFPGAN', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
     'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]

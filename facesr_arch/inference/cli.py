@@ -16,7 +16,8 @@ def add_model_arguments(parser):
     """Arguments choosing and loading a method (shared by inference and the modulation sweep)."""
     group = parser.add_argument_group('method')
     group.add_argument('-opt', '--opt', help='test option file (network_g, path.pretrain_network_g, param_key_g)')
-    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet)')
+    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet; baselines '
+                       'FaceGFPGAN, FaceGPEN, FaceCodeFormer); not needed with a checkpoint that names its network')
     group.add_argument('--weights', help='checkpoint (overrides the option file)')
     group.add_argument('--param-key', choices=('params_ema', 'params'),
                        help='checkpoint entry; default: the option file\'s, else params_ema when present')
@@ -27,6 +28,8 @@ def add_model_arguments(parser):
     group.add_argument('--strength', type=float, help='GCFSR: conditional factor s fed to the network whatever '
                        'the real factor (generative strength, paper 3.6)')
     group.add_argument('--size', type=int, help='W-Net: face side it runs at (default: 128, the paper\'s)')
+    group.add_argument('--fidelity', type=float, metavar='W', help='FaceCodeFormer: fidelity weight w in [0, 1] '
+                       '(0: quality, 1: fidelity to the input; default 0.5 as CodeFormer\'s inference script)')
     group.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                        help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
@@ -40,8 +43,9 @@ def restorer_from_args(args):
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
-    return FaceRestorer(net, get_spec(block['type']), args.device, Controls(args.upscale, args.strength, args.size),
-                        args.autocast, optimize=not args.no_optimize, compile_net=args.compile)
+    controls = Controls(args.upscale, args.strength, args.size, args.fidelity)
+    return FaceRestorer(net, get_spec(block['type']), args.device, controls, args.autocast,
+                        optimize=not args.no_optimize, compile_net=args.compile)
 
 
 def build_parser():

@@ -5,7 +5,7 @@ import torch
 import yaml
 
 from ..utils.options import load_yaml
-from ..utils.weights import load_state_dict
+from ..utils.weights import NETWORK_KEY, load_state_dict, require_file
 from .specs import get_spec
 
 HOW_TO_GET = ('Train the method (python -m facesr_arch.train -opt options/train/...) and pass '
@@ -23,13 +23,25 @@ def parse_net_options(pairs):
     return out
 
 
+def checkpoint_network(weights):
+    """The network block stored in checkpoint ``weights`` under ``NETWORK_KEY`` (a copy), or None."""
+    path = require_file(weights, 'the network', HOW_TO_GET)
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=True)  # tensors stay on disk
+    except Exception:  # legacy or broken files: reported with the path when the weights are loaded
+        return None
+    block = ckpt.get(NETWORK_KEY) if isinstance(ckpt, dict) else None
+    return copy.deepcopy(block) if isinstance(block, dict) and 'type' in block else None
+
+
 def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_options=None):
     """Resolve what to build: the network block, its weight file and the checkpoint key.
 
     Args:
         opt_path (str | None): A test (or train) option file; its ``network_g`` block, its
             ``path.pretrain_network_g`` and ``path.param_key_g`` are used.
-        arch (str | None): Registry name, when no option file is given (or to check it).
+        arch (str | None): Registry name, when no option file is given and the checkpoint does not name its
+            network (or to check it).
         weights (str | None): Checkpoint; overrides the option file's path.
         param_key (str | None): 'params_ema' or 'params'; None takes the option file's key, else
             ``params_ema`` when the checkpoint has it, else ``params``.
@@ -51,10 +63,15 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
         path_opt = opt.get('path') or {}
         weights = weights or path_opt.get('pretrain_network_g')
         param_key = param_key or path_opt.get('param_key_g')
+    elif weights and (stored := checkpoint_network(weights)):
+        block = stored
+        if arch and arch != block['type']:
+            raise ValueError(f'--arch {arch} contradicts {weights} (its network block: {block["type"]})')
     elif arch:
         block = {'type': arch}
     else:
-        raise ValueError('Give a test option file (-opt) or an architecture (--arch) with --weights')
+        raise ValueError('Give a test option file (-opt), an architecture (--arch) with --weights, or a checkpoint '
+                         f'that names its network (a {NETWORK_KEY!r} entry, e.g. from scripts/convert_weights.py)')
     block.update(net_options or {})
     for key_path in get_spec(block['type']).pretrained_args:
         parent = block

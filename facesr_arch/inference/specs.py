@@ -25,11 +25,14 @@ class Controls:
             one keeps closer to the input). None uses the upscale factor.
         size (int | None): Input/output side of the fully convolutional W-Net (trained at 128 px; any
             multiple of its size divisor runs). None: 128.
+        fidelity (float | None): CodeFormer's fidelity weight w in [0, 1] (0: the codebook's face, quality;
+            1: closest to the input, fidelity). None: 0.5, the default of CodeFormer's inference script.
     """
 
     upscale: Optional[float] = None
     strength: Optional[float] = None
     size: Optional[int] = None
+    fidelity: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class MethodSpec:
             only the checkpoint.
         mean, std (tuple[float]): The normalisation the method was trained with (its datasets' mean / std).
             Default: 0.5 / 0.5, i.e. [-1, 1]; W-Net: 0 / 1, i.e. [0, 1].
+        interpolation (str): How a face is resized to ``in_size``: 'bicubic' (MATLAB bicubic, as the
+            training data are made) or 'bilinear' (OpenCV ``INTER_LINEAR``, what the inference scripts of
+            GFPGAN, GPEN and CodeFormer do with aligned faces). Default: 'bicubic'.
     """
 
     name: str
@@ -61,6 +67,7 @@ class MethodSpec:
     pretrained_args: tuple = ()
     mean: tuple = (0.5, 0.5, 0.5)
     std: tuple = (0.5, 0.5, 0.5)
+    interpolation: str = 'bicubic'
 
 
 # GCFSR's trained factor range (paper 3.5: s in {4, ..., 64}, normalised by 64)
@@ -100,6 +107,12 @@ def _wnet_sizes(net, controls):
     return lr_size, size, size
 
 
+def _fixed_size(net, controls):
+    return None, net.out_size, net.out_size
+
+
+# Baselines (GFPGAN, GPEN, CodeFormer): their own inference scripts resize aligned faces to the network size with
+# OpenCV's bilinear resize, normalise to [-1, 1] and clamp the output to [-1, 1] (``tensor_to_image``)
 SPECS = {
     'CFGPFSSR': MethodSpec(name='CFGPFSSR', task='fsr', sizes=lambda net, controls: (None, net.in_size, net.out_size),
                            run=_run_image_only, pretrained_args=(('prior_path', ), ('parser_opt', 'weights_path'))),
@@ -111,6 +124,8 @@ SPECS = {
                        run=_run_image_only, pretrained_args=(('prior_path', ), )),
     'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only, mean=(0.0, 0.0, 0.0),
                        std=(1.0, 1.0, 1.0)),
+    'FaceGFPGAN': MethodSpec(name='FaceGFPGAN', task='bfr', sizes=_fixed_size, run=_run_image_only,
+                             interpolation='bilinear'),
 }
 
 

@@ -1,0 +1,157 @@
+"""Baselines (GFPGAN, GPEN, CodeFormer): a tiny checkpoint in each upstream release's layout and key names converts
+through ``scripts/convert_weights.py``, the plugin's network matches a reference forward written here from the
+published layout within 1e-4, and the converted file alone restores real faces through ``scripts/inference.py``."""
+import math
+import os
+import re
+
+import cv2
+import pytest
+import torch
+from torch.nn import functional as F
+
+import facesr_arch  # noqa: F401  (before basicsr)
+from facesr_arch.archs.gfpgan_arch import FaceGFPGAN
+from facesr_arch.inference.loading import build_network, network_config
+from facesr_arch.utils.weights import NETWORK_KEY
+from helpers import run_script
+from test_priors_convert import to_gfpgan_clean
+
+ATOL = 1e-4
+
+
+def leaky(x):
+    return F.leaky_relu(x, 0.2)
+
+
+def up2(x, factor=2.0):
+    return F.interpolate(x, scale_factor=factor, mode='bilinear', align_corners=False)
+
+
+def convert(tmp_path, source, checkpoint):
+    """Save ``checkpoint`` as the upstream file, convert it with the CLI; returns (converted file, its content)."""
+    src, dst = tmp_path / f'{source}_release.pth', tmp_path / f'{source}.pth'
+    torch.save(checkpoint, src)
+    run_script('convert_weights.py', [source, str(src), str(dst)], cwd=tmp_path)
+    return str(dst), torch.load(dst, weights_only=True)
+
+
+def restore_real_faces(tmp_path, weights, faces_dir, side, extra=()):
+    """The converted file alone (no --arch, no options) restores real faces through the inference CLI."""
+    out = tmp_path / 'restored'
+    proc = run_script('inference.py', ['--weights', weights, '-i', faces_dir, '-o', str(out), '--device', 'cpu',
+                                       '--batch-size', '2', '--no-progress', *extra], cwd=tmp_path)
+    names = sorted(os.listdir(out))
+    assert names == sorted(os.listdir(faces_dir)) and 'Done: 6 image(s)' in proc.stdout
+    for name in names:
+        img = cv2.imread(str(out / name))
+        assert img.shape == (side, side, 3) and img.std() > 0
+    return proc
+
+
+# ----------------------------------------------------------------------------------------------------------- GFPGAN
+GFPGAN_TINY = dict(out_size=32, num_style_feat=16, channel_multiplier=2, narrow=1 / 32, num_mlp=2)
+# a few names of GFPGANv1Clean's state dict (GFPGAN v1.3 / v1.4 releases) that the layout below must produce
+GFPGAN_KEYS = ('conv_body_first.weight', 'conv_body_down.0.conv1.weight', 'conv_body_down.2.skip.weight',
+               'final_conv.bias', 'final_linear.weight', 'conv_body_up.0.conv2.bias', 'toRGB.2.weight',
+               'condition_scale.1.0.weight', 'condition_shift.2.2.bias', 'stylegan_decoder.style_mlp.3.weight',
+               'stylegan_decoder.constant_input.weight', 'stylegan_decoder.style_conv1.weight',
+               'stylegan_decoder.style_convs.5.modulated_conv.modulation.bias', 'stylegan_decoder.to_rgbs.2.bias')
+
+
+def gfpgan_release(net):
+    """A random GFPGANv1Clean ``params_ema`` with the structure of ``net`` (a FaceGFPGAN) in upstream names."""
+    decoder = to_gfpgan_clean(net.decoder)
+    torch.manual_seed(3)
+    state = {f'stylegan_decoder.{k}': v for k, v in decoder.items()}
+    for key, value in net.state_dict().items():
+        if not key.startswith('decoder.'):
+            fan_in = value[0].numel() if value.ndim > 1 else 10
+            state[re.sub(r'^to_rgbs\.', 'toRGB.', key)] = torch.randn_like(value) / fan_in**0.5
+    return state
+
+
+def clean_decoder(state, codes, noise, conditions):
+    """GFPGAN's clean StyleGAN2 decoder (``StyleGAN2GeneratorCSFT``), W+ codes given as w: ``codes[:, i]`` is the
+    code of the i-th layer (convs and ToRGBs interleaved); CS-SFT on the trailing half of the channels after the
+    first (upsampling) conv of every resolution from 8 px."""
+    def modulated_conv(prefix, x, code, demodulate, upsample=False):
+        style = F.linear(code, state[f'{prefix}.modulated_conv.modulation.weight'],
+                         state[f'{prefix}.modulated_conv.modulation.bias'])
+        weight = state[f'{prefix}.modulated_conv.weight'] * style[:, None, :, None, None]
+        if demodulate:
+            weight = weight * torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)[:, :, None, None, None]
+        x = up2(x) if upsample else x
+        return torch.cat([F.conv2d(x[i:i + 1], weight[i], padding=1 if demodulate else 0) for i in range(len(x))])
+
+    def style_conv(prefix, x, code, layer_noise, upsample=False):
+        out = modulated_conv(prefix, x, code, True, upsample) * 2**0.5
+        return leaky(out + state[f'{prefix}.weight'] * layer_noise + state[f'{prefix}.bias'])
+
+    def to_rgb(prefix, x, code, skip=None):
+        out = modulated_conv(prefix, x, code, False) + state[f'{prefix}.bias']
+        return out if skip is None else out + up2(skip)
+
+    out = style_conv('style_conv1', state['constant_input.weight'].repeat(len(codes), 1, 1, 1), codes[:, 0], noise[0])
+    skip = to_rgb('to_rgb1', out, codes[:, 1])
+    for k in range(len(noise) // 2):
+        out = style_conv(f'style_convs.{2 * k}', out, codes[:, 2 * k + 1], noise[2 * k + 1], upsample=True)
+        scale, shift = conditions[2 * k], conditions[2 * k + 1]
+        half = out.shape[1] // 2
+        out = torch.cat([out[:, :half], out[:, half:] * scale + shift], 1)
+        out = style_conv(f'style_convs.{2 * k + 1}', out, codes[:, 2 * k + 2], noise[2 * k + 2])
+        skip = to_rgb(f'to_rgbs.{k}', out, codes[:, 2 * k + 3], skip)
+    return skip
+
+
+def gfpgan_reference(state, x, noise):
+    """GFPGANv1Clean's forward (v1.3 / v1.4 configuration) from its published layout, on upstream key names."""
+    def conv(prefix, feat, padding=1):
+        return F.conv2d(feat, state[f'{prefix}.weight'], state.get(f'{prefix}.bias'), padding=padding)
+
+    def res_block(prefix, feat, factor):
+        out = leaky(conv(f'{prefix}.conv2', up2(leaky(conv(f'{prefix}.conv1', feat)), factor)))
+        return out + conv(f'{prefix}.skip', up2(feat, factor), padding=0)
+
+    num_levels = sum(1 for k in state if re.match(r'^conv_body_down\.\d+\.conv1\.weight$', k))
+    feat = leaky(conv('conv_body_first', x, padding=0))
+    skips = []
+    for i in range(num_levels):
+        feat = res_block(f'conv_body_down.{i}', feat, 0.5)
+        skips.insert(0, feat)
+    feat = leaky(conv('final_conv', feat))
+    codes = F.linear(feat.flatten(1), state['final_linear.weight'], state['final_linear.bias'])
+    codes = codes.view(len(x), 2 * num_levels + 2, -1)  # different_w: one w per decoder layer
+    conditions = []
+    for i in range(num_levels):
+        feat = res_block(f'conv_body_up.{i}', feat + skips[i], 2.0)
+        for branch in ('condition_scale', 'condition_shift'):
+            conditions.append(conv(f'{branch}.{i}.2', leaky(conv(f'{branch}.{i}.0', feat))))
+    decoder = {k[len('stylegan_decoder.'):]: v for k, v in state.items() if k.startswith('stylegan_decoder.')}
+    return clean_decoder(decoder, codes, noise, conditions)
+
+
+def test_gfpgan_release_converts_and_matches_reference(tmp_path):
+    torch.manual_seed(0)
+    release = gfpgan_release(FaceGFPGAN(**GFPGAN_TINY))
+    assert set(GFPGAN_KEYS) <= set(release)
+    weights, converted = convert(tmp_path, 'gfpgan', {'params_ema': release})
+    assert converted[NETWORK_KEY] == {'type': 'FaceGFPGAN', **GFPGAN_TINY, 'input_is_latent': True,
+                                      'different_w': True, 'sft_half': True}
+    block, _, _ = network_config(weights=weights)
+    net = build_network(block, weights)
+    torch.manual_seed(1)
+    noise = [torch.randn(1, 1, r, r) for r in (4, 8, 8, 16, 16, 32, 32)]
+    for x in (torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1):  # both modulated-conv forms
+        with torch.no_grad():
+            expected = gfpgan_reference(release, x, noise)
+            assert (net(x, noise=noise) - expected).abs().max() < ATOL
+            image, rgbs = net(x, noise=noise, return_rgbs=True)
+        assert [r.shape[-1] for r in rgbs] == [8, 16, 32] and torch.equal(image, net(x, noise=noise))
+
+
+def test_gfpgan_restores_real_faces(tmp_path, ffhq_small_dir):
+    torch.manual_seed(0)
+    weights, _ = convert(tmp_path, 'gfpgan', {'params_ema': gfpgan_release(FaceGFPGAN(**GFPGAN_TINY))})
+    proc = restore_real_faces(tmp_path, weights, ffhq_small_dir, 32)
+    assert 'FaceGFPGAN: 6 input(s)' in proc.stdout and 'input 32 px, output 32 px' in proc.stdout
