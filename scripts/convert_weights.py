@@ -18,6 +18,8 @@ stylegan2_gfpgan_clean    GFPGAN's clean StyleGAN2 (``StyleGAN2GeneratorClean``;
                           FaceStyleGAN2Generator(512, channel_multiplier=2, resample='bilinear'), exact rescaling
 gfpgan                    GFPGAN v1.3 / v1.4 (``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``, GFPGANv1Clean, ``params_ema``)
                           -> FaceGFPGAN (U-Net and SFT as they are, decoder as ``stylegan2_gfpgan_clean``)
+gpen                      GPEN-BFR-512 / GPEN-BFR-256 (``GPEN-BFR-512.pth``, FullGenerator) -> FaceGPEN (encoder
+                          ``ecd{i}`` -> ``encoder.{i}``, generator as ``gpen_g``)
 gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
                           FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
 gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
@@ -168,6 +170,11 @@ def _stylegan2_width(state, prefix=''):
     return round(state[conv64].shape[1] / (256 * narrow)), narrow
 
 
+def _stylegan2_size(state, prefix=''):
+    """Output side of a StyleGAN2 generator state: 4 px times 2 per ``to_rgbs`` entry."""
+    return 2**(2 + sum(1 for k in state if re.match(rf'^{re.escape(prefix)}to_rgbs\.\d+\.bias$', k)))
+
+
 def _num_mlp(state, prefix=''):
     return sum(1 for k in state if re.match(rf'^{re.escape(prefix)}style_mlp\.\d+\.weight$', k))
 
@@ -180,7 +187,7 @@ def gfpgan_network(state):
     """
     channel_multiplier, narrow = _stylegan2_width(state, 'decoder.')
     num_style_feat = state['decoder.to_rgb1.modulated_conv.modulation.weight'].shape[1]
-    out_size = 2**(2 + sum(1 for k in state if re.match(r'^decoder\.to_rgbs\.\d+\.bias$', k)))
+    out_size = _stylegan2_size(state, 'decoder.')
     num_latent = 2 * int(math.log2(out_size)) - 2
     return {'type': 'FaceGFPGAN', 'out_size': out_size, 'num_style_feat': num_style_feat,
             'channel_multiplier': channel_multiplier, 'narrow': narrow, 'num_mlp': _num_mlp(state, 'decoder.'),
@@ -196,6 +203,28 @@ def gpen_g(state):
     if not generator:
         raise KeyError('no generator.* entries: is this a GPEN FullGenerator checkpoint?')
     return stylegan2_rosinality(generator)
+
+
+def gpen(state):
+    """GPEN FullGenerator -> FaceGPEN: ``ecd{i}.0.*`` -> ``encoder.{i}.*``, ``final_linear.0.*`` -> ``final_linear.*``,
+    ``generator.*`` as :func:`gpen_g`; stored FIR kernels dropped."""
+    out = {f'generator.{k}': v for k, v in gpen_g(state).items()}
+    for key, value in _drop_buffers(state).items():
+        if m := re.match(r'^ecd(\d+)\.0\.(.+)$', key):
+            out[f'encoder.{m.group(1)}.{m.group(2)}'] = value
+        elif key.startswith('final_linear.0.'):
+            out[key.replace('final_linear.0.', 'final_linear.', 1)] = value
+        elif not key.startswith('generator.'):
+            raise KeyError(f'unexpected GPEN FullGenerator entry {key!r}')
+    return out
+
+
+def gpen_network(state):
+    """FaceGPEN's network block from a converted state (sizes read from the tensors)."""
+    channel_multiplier, narrow = _stylegan2_width(state, 'generator.')
+    return {'type': 'FaceGPEN', 'out_size': _stylegan2_size(state, 'generator.'),
+            'num_style_feat': state['final_linear.weight'].shape[0], 'num_mlp': _num_mlp(state, 'generator.'),
+            'channel_multiplier': channel_multiplier, 'narrow': narrow}
 
 
 def gcfsr(state):
@@ -242,13 +271,13 @@ def vggface(state):
 
 
 CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
-                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen_g, gcfsr,
+                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen, gpen_g, gcfsr,
                                           arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 # source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
 # the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
-NETWORKS = {'gfpgan': gfpgan_network}
+NETWORKS = {'gfpgan': gfpgan_network, 'gpen': gpen_network}
 
 
 def convert_file(source, src, dst, key=None):

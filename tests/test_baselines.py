@@ -155,3 +155,140 @@ def test_gfpgan_restores_real_faces(tmp_path, ffhq_small_dir):
     weights, _ = convert(tmp_path, 'gfpgan', {'params_ema': gfpgan_release(FaceGFPGAN(**GFPGAN_TINY))})
     proc = restore_real_faces(tmp_path, weights, ffhq_small_dir, 32)
     assert 'FaceGFPGAN: 6 input(s)' in proc.stdout and 'input 32 px, output 32 px' in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------------------------- GPEN
+GPEN_TINY = dict(out_size=64, num_style_feat=16, num_mlp=2, channel_multiplier=2, narrow=1 / 32)
+FIR = torch.tensor([1., 3, 3, 1])
+FIR_2D = torch.outer(FIR, FIR) / 64
+# names of GPEN's FullGenerator state dict (GPEN-BFR-512.pth) that the layout below must produce
+GPEN_KEYS = ('ecd0.0.0.weight', 'ecd0.0.1.bias', 'ecd1.0.0.kernel', 'ecd1.0.1.weight', 'ecd4.0.2.bias',
+             'final_linear.0.weight', 'final_linear.0.bias', 'generator.style.1.weight', 'generator.input.input',
+             'generator.conv1.conv.weight', 'generator.conv1.noise.weight', 'generator.conv1.activate.bias',
+             'generator.convs.0.conv.blur.kernel', 'generator.convs.7.conv.modulation.weight',
+             'generator.to_rgbs.3.conv.weight', 'generator.to_rgbs.0.upsample.kernel', 'generator.to_rgb1.bias')
+
+
+def gpen_release(net):
+    """A random GPEN FullGenerator state dict with the structure of ``net`` (a FaceGPEN) in GPEN's names."""
+    torch.manual_seed(4)
+    state = {}
+    for key, value in net.state_dict().items():
+        value = torch.randn_like(value)
+        if key.endswith('noise.weight'):
+            value = value.abs() * 0.5
+        if m := re.match(r'^encoder\.(\d+)\.(.+)$', key):
+            state[f'ecd{m.group(1)}.0.{m.group(2)}'] = value
+        elif key.startswith('final_linear.'):
+            state[key.replace('final_linear.', 'final_linear.0.')] = value
+        else:  # our generator names -> rosinality's
+            name = key[len('generator.'):]
+            for pattern, repl in ((r'^style_mlp\.', 'style.'), (r'^constant_input\.weight$', 'input.input'),
+                                  (r'^style_conv1\.modulated_conv\.', 'conv1.conv.'), (r'^style_conv1\.', 'conv1.'),
+                                  (r'^to_rgb1\.modulated_conv\.', 'to_rgb1.conv.'),
+                                  (r'^style_convs\.(\d+)\.modulated_conv\.', r'convs.\1.conv.'),
+                                  (r'^style_convs\.', 'convs.'), (r'^to_rgbs\.(\d+)\.modulated_conv\.', r'to_rgbs.\1.conv.')):
+                if re.match(pattern, name):
+                    name = re.sub(pattern, repl, name)
+                    break
+            state[f'generator.{name}'] = value
+    # the persistent FIR buffers of GPEN's Blur / Upsample modules
+    for i in range(1, int(math.log2(net.out_size)) - 1):
+        state[f'ecd{i}.0.0.kernel'] = FIR_2D
+    for k in range(int(math.log2(net.out_size)) - 2):
+        state[f'generator.convs.{2 * k}.conv.blur.kernel'] = FIR_2D * 4
+        state[f'generator.to_rgbs.{k}.upsample.kernel'] = FIR_2D * 4
+    return state
+
+
+def upfirdn(x, kernel, up, down, pad0, pad1):
+    """upfirdn2d by definition: insert up-1 zeros, pad (negative crops), correlate with the flipped kernel, decimate."""
+    b, c, h, w = x.shape
+    if up > 1:
+        z = x.new_zeros(b, c, h * up, w * up)
+        z[:, :, ::up, ::up] = x
+        x = z
+    x = F.pad(x, [pad0, pad1, pad0, pad1])
+    weight = torch.flip(kernel, [0, 1])[None, None].repeat(c, 1, 1, 1)
+    return F.conv2d(x, weight, groups=c)[:, :, ::down, ::down]
+
+
+def fused_lrelu(x, bias):
+    return 2**0.5 * leaky(x + bias.view(1, -1, 1, 1) if x.ndim == 4 else x + bias)
+
+
+def gpen_reference(state, x):
+    """GPEN's FullGenerator forward (rosinality StyleGAN2 with concatenated encoder features) from its layout."""
+    def equal_conv(prefix, feat, stride=1, padding=0):
+        weight = state[f'{prefix}.weight']
+        return F.conv2d(feat, weight / math.sqrt(weight[0].numel()), stride=stride, padding=padding)
+
+    def equal_linear(prefix, v, lr_mul=1.0):
+        weight = state[f'{prefix}.weight']
+        return F.linear(v, weight * lr_mul / math.sqrt(weight.shape[1]), None), state[f'{prefix}.bias'] * lr_mul
+
+    num_down = sum(1 for k in state if re.match(r'^ecd\d+\.0\.0\.kernel$', k))
+    feat = fused_lrelu(equal_conv('ecd0.0.0', x), state['ecd0.0.1.bias'])
+    features = [feat]
+    for i in range(1, num_down + 1):  # blur (pad 2, 2) then stride-2 3x3 conv, fused lrelu
+        feat = upfirdn(feat, FIR_2D, 1, 1, 2, 2)
+        feat = fused_lrelu(equal_conv(f'ecd{i}.0.1', feat, stride=2), state[f'ecd{i}.0.2.bias'])
+        features.append(feat)
+    z = fused_lrelu(*equal_linear('final_linear.0', feat.flatten(1)))
+    w = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
+    for i in range(1, 1 + sum(1 for k in state if re.match(r'^generator\.style\.\d+\.weight$', k))):
+        w = fused_lrelu(*equal_linear(f'generator.style.{i}', w, lr_mul=0.01))
+    g = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
+
+    def modulated(prefix, feat, demodulate=True, upsample=False):
+        style = F.linear(w, g[f'{prefix}.modulation.weight'] / math.sqrt(w.shape[1]), g[f'{prefix}.modulation.bias'])
+        weight = g[f'{prefix}.weight'][0]
+        weight = weight[None] / math.sqrt(weight[0].numel()) * style[:, None, :, None, None]
+        if demodulate:
+            weight = weight * torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)[:, :, None, None, None]
+        outs = []
+        for i in range(len(feat)):
+            if upsample:  # transposed conv stride 2, then blur with pad (1, 1) and kernel * 4
+                out = F.conv_transpose2d(feat[i:i + 1], weight[i].transpose(0, 1), stride=2)
+                outs.append(upfirdn(out, FIR_2D * 4, 1, 1, 1, 1))
+            else:
+                outs.append(F.conv2d(feat[i:i + 1], weight[i], padding=weight.shape[-1] // 2))
+        return torch.cat(outs)
+
+    def styled(prefix, feat, encoder_feat, upsample=False):
+        out = torch.cat([modulated(f'{prefix}.conv', feat, upsample=upsample), g[f'{prefix}.noise.weight'] * encoder_feat], 1)
+        return fused_lrelu(out, g[f'{prefix}.activate.bias'])
+
+    def to_rgb(prefix, feat, skip=None):
+        out = modulated(f'{prefix}.conv', feat, demodulate=False) + g[f'{prefix}.bias']
+        return out if skip is None else out + upfirdn(skip, FIR_2D * 4, 2, 1, 2, 1)
+
+    features = features[::-1]  # 4 px first
+    out = styled('conv1', g['input.input'].repeat(len(x), 1, 1, 1), features[0])
+    skip = to_rgb('to_rgb1', out)
+    for k, encoder_feat in enumerate(features[1:]):
+        out = styled(f'convs.{2 * k}', out, encoder_feat, upsample=True)
+        out = styled(f'convs.{2 * k + 1}', out, encoder_feat)
+        skip = to_rgb(f'to_rgbs.{k}', out, skip)
+    return skip
+
+
+def test_gpen_release_converts_and_matches_reference(tmp_path):
+    from facesr_arch.archs.gpen_arch import FaceGPEN
+    release = gpen_release(FaceGPEN(**GPEN_TINY))
+    assert set(GPEN_KEYS) <= set(release)
+    weights, converted = convert(tmp_path, 'gpen', release)
+    assert converted[NETWORK_KEY] == {'type': 'FaceGPEN', **GPEN_TINY}
+    block, _, _ = network_config(weights=weights)
+    net = build_network(block, weights)
+    for x in (torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1):
+        with torch.no_grad():
+            expected = gpen_reference(release, x)
+            assert expected.std() > 0.1 and (net(x) - expected).abs().max() < ATOL
+
+
+def test_gpen_restores_real_faces(tmp_path, ffhq_small_dir):
+    from facesr_arch.archs.gpen_arch import FaceGPEN
+    weights, _ = convert(tmp_path, 'gpen', gpen_release(FaceGPEN(**GPEN_TINY)))
+    proc = restore_real_faces(tmp_path, weights, ffhq_small_dir, 64)
+    assert 'FaceGPEN: 6 input(s)' in proc.stdout

@@ -5,6 +5,7 @@ from .discriminator_arch import FaceComponentDiscriminator
 from .arcface_arch import FaceArcFace
 from .gcfsr_arch import GCFSR
 from .gfpgan_arch import FaceGFPGAN
+from .gpen_arch import FaceGPEN
 from .parsing_arch import FaceBiSeNet, FaceParseNet
 from .mpcnet_arch import MPCNet, MPCNetDiscriminator
 from .pvfr_arch import MMRB, PVFR
@@ -13,6 +14,6 @@ from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceGFPGAN', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
+    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceGFPGAN', 'FaceGPEN', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
     'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]

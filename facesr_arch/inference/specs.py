@@ -126,6 +126,8 @@ SPECS = {
                        std=(1.0, 1.0, 1.0)),
     'FaceGFPGAN': MethodSpec(name='FaceGFPGAN', task='bfr', sizes=_fixed_size, run=_run_image_only,
                              interpolation='bilinear'),
+    'FaceGPEN': MethodSpec(name='FaceGPEN', task='bfr', sizes=_fixed_size, run=_run_image_only,
+                           interpolation='bilinear'),
 }
 
 
