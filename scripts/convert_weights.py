@@ -23,6 +23,7 @@ gpen                      GPEN-BFR-512 / GPEN-BFR-256 (``GPEN-BFR-512.pth``, Ful
 gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
                           FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
 gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
+codeformer                CodeFormer release (``codeformer.pth``, ``params_ema``) -> FaceCodeFormer (same names)
 gcfsr                     official GCFSR releases (1024 ``params_ema``, blind 512) -> GCFSR
 arcface_resnet18          GFPGAN ``arcface_resnet18.pth`` -> FaceArcFace('resnet18') (drops ``module.``)
 facexlib                  facexlib parsing_parsenet / parsing_bisenet / recognition_arcface_ir_se50 (as is)
@@ -227,6 +228,39 @@ def gpen_network(state):
             'channel_multiplier': channel_multiplier, 'narrow': narrow}
 
 
+def codeformer(state):
+    """CodeFormer release -> FaceCodeFormer: the same names (checked: the VQGAN encoder, codebook, Transformer)."""
+    required = ('encoder.blocks.0.weight', 'quantize.embedding.weight', 'position_emb', 'feat_emb.weight',
+                'idx_pred_layer.1.weight', 'generator.blocks.0.weight')
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise KeyError(f'no {missing} entries: is this a CodeFormer (codeformer.pth) file?')
+    return dict(state)
+
+
+def codeformer_network(state):
+    """FaceCodeFormer's network block from a release state (sizes read from the tensors).
+
+    The encoder has 3 L + 7 blocks for L levels (a conv; two ResBlocks per level, a downsampling between levels,
+    two attention blocks at the last; ResBlock, attention, ResBlock, GroupNorm, conv); the last ResBlock of level
+    l is block 3 l + 2 (3 l + 3 at the last level, after its first attention), giving its multiplier. The head
+    count is not readable from the weights: the release's 8 (``inference_codeformer.py``) is written.
+    """
+    num_blocks = 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^encoder\.blocks\.(\d+)\.', k)))
+    num_levels = (num_blocks - 7) // 3
+    nf = state['encoder.blocks.0.weight'].shape[0]
+    ch_mult = [state[f'encoder.blocks.{3 * level + 2 + (level == num_levels - 1)}.conv2.weight'].shape[0] // nf
+               for level in range(num_levels)]
+    codebook = state['quantize.embedding.weight']
+    return {'type': 'FaceCodeFormer', 'img_size': math.isqrt(state['position_emb'].shape[0]) * 2**(num_levels - 1),
+            'nf': nf, 'ch_mult': ch_mult, 'emb_dim': codebook.shape[1], 'codebook_size': codebook.shape[0],
+            'dim_embd': state['position_emb'].shape[1], 'n_head': 8,
+            'n_layers': 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^ft_layers\.(\d+)\.', k))),
+            'connect_list': sorted(int(m.group(1)) for k in state
+                                   if (m := re.match(r'^fuse_convs_dict\.(\d+)\.scale\.0\.weight$', k))),
+            'adain': True}
+
+
 def gcfsr(state):
     """Official GCFSR release -> GCFSR: noise strengths into ``noise.weight``; drop the unused size-8 condition.
 
@@ -271,13 +305,13 @@ def vggface(state):
 
 
 CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
-                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen, gpen_g, gcfsr,
+                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen, gpen_g, codeformer, gcfsr,
                                           arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 # source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
 # the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
-NETWORKS = {'gfpgan': gfpgan_network, 'gpen': gpen_network}
+NETWORKS = {'gfpgan': gfpgan_network, 'gpen': gpen_network, 'codeformer': codeformer_network}
 
 
 def convert_file(source, src, dst, key=None):

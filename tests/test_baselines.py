@@ -292,3 +292,185 @@ def test_gpen_restores_real_faces(tmp_path, ffhq_small_dir):
     weights, _ = convert(tmp_path, 'gpen', gpen_release(FaceGPEN(**GPEN_TINY)))
     proc = restore_real_faces(tmp_path, weights, ffhq_small_dir, 64)
     assert 'FaceGPEN: 6 input(s)' in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------------------- CodeFormer
+# the release's layout (6 levels, multipliers 1 2 2 4 4 8, attention at the token grid) at 64 px, 32 base channels
+CODEFORMER_TINY = dict(img_size=64, nf=32, ch_mult=[1, 2, 2, 4, 4, 8], emb_dim=16, codebook_size=32, dim_embd=32,
+                       n_head=8, n_layers=2, connect_list=[4, 8, 16, 32], adain=True)
+# names of the CodeFormer release's state dict (codeformer.pth, params_ema) that the layout must produce
+CODEFORMER_KEYS = ('encoder.blocks.0.weight', 'encoder.blocks.1.norm1.weight', 'encoder.blocks.3.conv.weight',
+                   'encoder.blocks.4.conv_out.weight', 'encoder.blocks.17.q.weight', 'encoder.blocks.19.proj_out.bias',
+                   'encoder.blocks.21.k.weight', 'encoder.blocks.23.weight', 'encoder.blocks.24.bias',
+                   'quantize.embedding.weight', 'position_emb', 'feat_emb.weight',
+                   'ft_layers.0.self_attn.in_proj_weight', 'ft_layers.1.self_attn.out_proj.bias',
+                   'ft_layers.1.linear1.weight', 'ft_layers.0.norm2.bias', 'idx_pred_layer.0.weight',
+                   'idx_pred_layer.1.weight', 'generator.blocks.2.v.weight', 'generator.blocks.7.norm.weight',
+                   'generator.blocks.8.conv.weight', 'generator.blocks.9.conv_out.weight', 'generator.blocks.24.weight',
+                   'fuse_convs_dict.16.encode_enc.conv_out.weight', 'fuse_convs_dict.32.scale.2.bias',
+                   'fuse_convs_dict.4.shift.0.weight')
+
+
+def codeformer_release(net):
+    """A random CodeFormer ``params_ema`` with the structure of ``net`` (names are the release's)."""
+    torch.manual_seed(5)
+    state = {}
+    for key, value in net.state_dict().items():
+        if key.endswith('norm1.weight') or key.endswith('norm2.weight') or key.endswith('norm.weight') or \
+                re.match(r'^(encoder|generator)\.blocks\.23\.weight$', key) or key == 'idx_pred_layer.0.weight':
+            value = 1 + 0.1 * torch.randn_like(value)
+        elif value.ndim > 1:
+            value = torch.randn_like(value) / value[0].numel()**0.5
+        else:
+            value = 0.1 * torch.randn_like(value)
+        state[key] = value
+    return state
+
+
+def codeformer_reference(state, x, w, num_heads):
+    """CodeFormer's forward (inference: AdaIN on, fidelity w) from the release's layout and block indices."""
+    def conv(prefix, feat, stride=1, padding=1):
+        return F.conv2d(feat, state[f'{prefix}.weight'], state[f'{prefix}.bias'], stride=stride, padding=padding)
+
+    def norm(prefix, feat):
+        return F.group_norm(feat, 32, state[f'{prefix}.weight'], state[f'{prefix}.bias'], eps=1e-6)
+
+    def swish(feat):
+        return feat * torch.sigmoid(feat)
+
+    def res_block(prefix, feat):
+        out = conv(f'{prefix}.conv2', swish(norm(f'{prefix}.norm2', conv(f'{prefix}.conv1', swish(norm(f'{prefix}.norm1', feat))))))
+        return out + (conv(f'{prefix}.conv_out', feat, padding=0) if f'{prefix}.conv_out.weight' in state else feat)
+
+    def attn_block(prefix, feat):
+        b, c, h, wd = feat.shape
+        normed = norm(f'{prefix}.norm', feat)
+        q, k, v = (conv(f'{prefix}.{n}', normed, padding=0).reshape(b, c, h * wd) for n in 'qkv')
+        weights = torch.softmax(torch.bmm(q.permute(0, 2, 1), k) * c**-0.5, dim=2)
+        return feat + conv(f'{prefix}.proj_out', torch.bmm(v, weights.permute(0, 2, 1)).reshape(b, c, h, wd), padding=0)
+
+    def block(prefix, feat):
+        if f'{prefix}.q.weight' in state:
+            return attn_block(prefix, feat)
+        if f'{prefix}.norm1.weight' in state:
+            return res_block(prefix, feat)
+        if f'{prefix}.conv.weight' in state:  # down: pad right/bottom + stride 2; up: nearest x2 + conv
+            if prefix.startswith('encoder'):
+                return conv(f'{prefix}.conv', F.pad(feat, (0, 1, 0, 1)), stride=2, padding=0)
+            return conv(f'{prefix}.conv', F.interpolate(feat, scale_factor=2.0, mode='nearest'))
+        if state[f'{prefix}.weight'].ndim == 1:
+            return norm(prefix, feat)
+        return conv(prefix, feat)
+
+    def layer_norm(prefix, feat):
+        return F.layer_norm(feat, feat.shape[-1:], state[f'{prefix}.weight'], state[f'{prefix}.bias'])
+
+    def linear(prefix, feat):
+        return F.linear(feat, state[f'{prefix}.weight'], state.get(f'{prefix}.bias'))
+
+    # the release's tables, for 512 px: fuse_encoder_block {'512': 2, ..., '32': 14, '16': 18},
+    # fuse_generator_block {'16': 6, '32': 9, ..., '512': 21}; here the same indices at 64 px (sizes / 8)
+    encoder_block = {64: 2, 32: 5, 16: 8, 8: 11, 4: 14, 2: 18}
+    generator_block = {2: 6, 4: 9, 8: 12, 16: 15, 32: 18, 64: 21}
+    connect = sorted(int(k.split('.')[1]) for k in state if re.match(r'^fuse_convs_dict\.\d+\.scale\.0\.weight$', k))
+    enc = {}
+    for i in range(25):
+        x = block(f'encoder.blocks.{i}', x)
+        enc.update({size: x for size in connect if encoder_block[size] == i})
+    lq_feat = x
+    b, c, h, wd = x.shape
+    pos = state['position_emb'].unsqueeze(1).repeat(1, b, 1)
+    tokens = linear('feat_emb', lq_feat.flatten(2).permute(2, 0, 1))
+    dim = tokens.shape[-1]
+    for n in range(sum(1 for k in state if k.endswith('self_attn.in_proj_weight'))):
+        p = f'ft_layers.{n}'
+        t2 = layer_norm(f'{p}.norm1', tokens)
+        qk = t2 + pos
+        wq, wk, wv = state[f'{p}.self_attn.in_proj_weight'].chunk(3)
+        bq, bk, bv = state[f'{p}.self_attn.in_proj_bias'].chunk(3)
+
+        def heads(t):  # (L, b, dim) -> (b, heads, L, dim / heads)
+            return t.reshape(t.shape[0], b, num_heads, dim // num_heads).permute(1, 2, 0, 3)
+        q, k, v = heads(F.linear(qk, wq, bq)), heads(F.linear(qk, wk, bk)), heads(F.linear(t2, wv, bv))
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dim // num_heads), dim=-1) @ v
+        att = att.permute(2, 0, 1, 3).reshape(-1, b, dim)
+        tokens = tokens + linear(f'{p}.self_attn.out_proj', att)
+        tokens = tokens + linear(f'{p}.linear2', F.gelu(linear(f'{p}.linear1', layer_norm(f'{p}.norm2', tokens))))
+    logits = linear('idx_pred_layer.1', layer_norm('idx_pred_layer.0', tokens)).permute(1, 0, 2)
+    _, top = torch.topk(torch.softmax(logits, dim=2), 1, dim=2)
+    quant = state['quantize.embedding.weight'][top.view(-1)].view(b, h, wd, -1).permute(0, 3, 1, 2)
+
+    def mean_std(feat):
+        var = feat.view(b, feat.shape[1], -1).var(dim=2) + 1e-5
+        return feat.view(b, feat.shape[1], -1).mean(dim=2).view(b, -1, 1, 1), var.sqrt().view(b, -1, 1, 1)
+    (q_mean, q_std), (l_mean, l_std) = mean_std(quant), mean_std(lq_feat)
+    x = (quant - q_mean) / q_std * l_std + l_mean  # AdaIN (inference_codeformer.py: adain=True)
+    for i in range(25):
+        x = block(f'generator.blocks.{i}', x)
+        for size in connect:
+            if generator_block[size] == i and w > 0:
+                p = f'fuse_convs_dict.{size}'
+                feat = res_block(f'{p}.encode_enc', torch.cat([enc[size], x], 1))
+                scale = conv(f'{p}.scale.2', F.leaky_relu(conv(f'{p}.scale.0', feat), 0.2))
+                shift = conv(f'{p}.shift.2', F.leaky_relu(conv(f'{p}.shift.0', feat), 0.2))
+                x = x + w * (x * scale + shift)
+    return x, logits
+
+
+def test_codeformer_release_converts_and_matches_reference(tmp_path):
+    from facesr_arch.archs.codeformer_arch import FaceCodeFormer
+    release = codeformer_release(FaceCodeFormer(**CODEFORMER_TINY))
+    assert set(CODEFORMER_KEYS) <= set(release)
+    weights, converted = convert(tmp_path, 'codeformer', {'params_ema': release})
+    assert converted[NETWORK_KEY] == {'type': 'FaceCodeFormer', **CODEFORMER_TINY}
+    block, _, _ = network_config(weights=weights)
+    net = build_network(block, weights)
+    torch.manual_seed(6)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        outputs = {}
+        for w in (0.0, 0.5, 1.0):
+            expected, logits = codeformer_reference(release, x, w, num_heads=8)
+            out, our_logits = net(x, w=w, return_logits=True)
+            assert (our_logits - logits).abs().max() < ATOL and (out - expected).abs().max() < ATOL
+            outputs[w] = out
+        assert len(set(logits.argmax(2).flatten().tolist())) > 2  # several codes are looked up
+        assert (outputs[0.0] - outputs[1.0]).abs().max() > 0.01  # w matters
+        # one w per image (the inference CLI's form) equals the scalar calls
+        assert torch.allclose(net(x, w=torch.tensor([[0.0], [1.0]])), torch.cat([outputs[0.0][:1], outputs[1.0][1:]]),
+                              atol=1e-6)
+
+
+def test_codeformer_restores_real_faces_with_fidelity(tmp_path, ffhq_small_dir):
+    from facesr_arch.archs.codeformer_arch import FaceCodeFormer
+    weights, _ = convert(tmp_path, 'codeformer', {'params_ema': codeformer_release(FaceCodeFormer(**CODEFORMER_TINY))})
+    proc = restore_real_faces(tmp_path, weights, ffhq_small_dir, 64, extra=['--fidelity', '0.7'])
+    assert 'FaceCodeFormer: 6 input(s)' in proc.stdout
+    bad = run_script('inference.py', ['--weights', weights, '-i', ffhq_small_dir, '-o', str(tmp_path / 'bad'),
+                                      '--fidelity', '1.5', '--device', 'cpu'], cwd=tmp_path, check=False)
+    assert bad.returncode != 0 and 'must be in [0, 1]' in bad.stderr
+
+
+def test_optimised_and_autocast_paths(tmp_path):
+    """The inference CLI's default path (folded scales, channels_last) equals each baseline within 1e-4; bf16
+    autocast runs and stays close."""
+    import copy
+
+    from facesr_arch.archs.codeformer_arch import FaceCodeFormer
+    from facesr_arch.archs.gpen_arch import FaceGPEN
+    from facesr_arch.inference.optimize import optimize_for_inference
+    torch.manual_seed(7)
+    noise = [torch.randn(1, 1, r, r) for r in (4, 8, 8, 16, 16, 32, 32)]
+    cases = [(FaceGFPGAN(**GFPGAN_TINY), 32, {'noise': noise}), (FaceGPEN(**GPEN_TINY), 64, {}),
+             (FaceCodeFormer(**CODEFORMER_TINY), 64, {'w': torch.tensor([[0.5], [1.0]])})]
+    for net, side, kwargs in cases:
+        net.eval().requires_grad_(False)
+        optimised = optimize_for_inference(copy.deepcopy(net))
+        x = torch.rand(2, 3, side, side) * 2 - 1
+        with torch.no_grad():
+            reference = net(x, **kwargs)
+            fast = optimised(x.contiguous(memory_format=torch.channels_last), **kwargs)
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                half = optimised(x.contiguous(memory_format=torch.channels_last), **kwargs).float()
+        assert (fast - reference).abs().max() < ATOL * max(1.0, reference.abs().max().item()), type(net).__name__
+        assert torch.isfinite(half).all() and half.shape == reference.shape

@@ -1,6 +1,7 @@
 """Architectures; importing this package registers them in BasicSR's ARCH_REGISTRY (explicitly, by name)."""
 from .. import _compat  # noqa: F401  (before any basicsr import)
 from .cfgpfssr_arch import CFGPFSSR
+from .codeformer_arch import FaceCodeFormer
 from .discriminator_arch import FaceComponentDiscriminator
 from .arcface_arch import FaceArcFace
 from .gcfsr_arch import GCFSR
@@ -14,6 +15,6 @@ from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceGFPGAN', 'FaceGPEN', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
+    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceCodeFormer', 'FaceGFPGAN', 'FaceGPEN', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
     'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]

@@ -40,6 +40,8 @@ def add_model_arguments(parser):
 
 def restorer_from_args(args):
     """A :class:`FaceRestorer` from parsed :func:`add_model_arguments` arguments."""
+    if args.fidelity is not None and not 0 <= args.fidelity <= 1:
+        raise SystemExit(f'--fidelity must be in [0, 1] (CodeFormer\'s w), got {args.fidelity}')
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)

@@ -107,6 +107,22 @@ def _wnet_sizes(net, controls):
     return lr_size, size, size
 
 
+# CodeFormer's inference script default (``--fidelity_weight 0.5``); w is used in [0, 1] (paper 3.3)
+CODEFORMER_FIDELITY = 0.5
+
+
+def codeformer_fidelity(net, side, controls):
+    """CodeFormer's fidelity weight w for one input: ``controls.fidelity``, else 0.5."""
+    w = CODEFORMER_FIDELITY if controls.fidelity is None else float(controls.fidelity)
+    if not 0 <= w <= 1:
+        raise ValueError(f'CodeFormer fidelity weight w must be in [0, 1], got {w} (--fidelity)')
+    return w
+
+
+def _run_codeformer(net, x, condition):
+    return net(x, w=condition)
+
+
 def _fixed_size(net, controls):
     return None, net.out_size, net.out_size
 
@@ -128,6 +144,8 @@ SPECS = {
                              interpolation='bilinear'),
     'FaceGPEN': MethodSpec(name='FaceGPEN', task='bfr', sizes=_fixed_size, run=_run_image_only,
                            interpolation='bilinear'),
+    'FaceCodeFormer': MethodSpec(name='FaceCodeFormer', task='bfr', sizes=_fixed_size, condition=codeformer_fidelity,
+                                 run=_run_codeformer, interpolation='bilinear'),
 }
 
 
