@@ -67,9 +67,11 @@ def main(argv=None):
     data.add_argument('--devices', nargs='+', default=['cpu'], help='torch devices for the batched path')
     data.add_argument('--size', type=int, default=512, help='resolution of the blind comparison (default 512)')
     data.set_defaults(run=data_command)
-    from facesr_arch.utils.benchmark_models import PAPER_OPTIONS
+    from facesr_arch.utils.benchmark_models import METHODS
     models = commands.add_parser('models', help='model costs: parameters, FLOPs, latency, memory, training')
-    models.add_argument('--methods', nargs='+', default=sorted(PAPER_OPTIONS), choices=sorted(PAPER_OPTIONS))
+    models.add_argument('--methods', nargs='+', default=METHODS, choices=METHODS,
+                        help='default: all (the five methods and the baselines FaceGFPGAN, FaceGPEN, FaceCodeFormer; '
+                        'baselines are inference only, no --train-step)')
     models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper'])
     models.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
     models.add_argument('--batch-sizes', type=int, nargs='+', default=[1], help='default: 1')
@@ -96,7 +98,8 @@ def main(argv=None):
     models.add_argument('--degradation-on-device', action='store_true',
                         help='with --train-data: blind degradations batched on --device in feed_data instead of '
                              'in the loader workers (not applicable to non-blind methods, recorded as such)')
-    models.add_argument('--reference', choices=['gfpgan'], help='latency ratios to GFPGANv1Clean-512')
+    models.add_argument('--reference', choices=['gfpgan'], help='latency ratios to GFPGANv1Clean-512 (the gfpgan '
+                        'package; without it, FaceGFPGAN at its paper configuration when measured in the run)')
     models.add_argument('--output', default=argparse.SUPPRESS, help='also write the JSON here')
     models.add_argument('--markdown', help='also write the markdown table here')
     models.set_defaults(run=models_command)

@@ -86,7 +86,8 @@ class Upsample(nn.Module):
 class TokenTransformerLayer(nn.Module):
     """Pre-norm Transformer encoder layer; the position embedding is added to queries and keys only.
 
-    Tokens are (sequence, batch, channels) as ``nn.MultiheadAttention`` takes them by default.
+    Tokens are (sequence, batch, channels) as ``nn.MultiheadAttention`` takes them by default; the position
+    embedding is (sequence, channels).
     """
 
     def __init__(self, dim, num_heads, dim_mlp):
@@ -99,7 +100,7 @@ class TokenTransformerLayer(nn.Module):
 
     def forward(self, tokens, position):
         feat = self.norm1(tokens)
-        query = feat + position
+        query = feat + position.unsqueeze(1)
         tokens = tokens + self.self_attn(query, query, value=feat, need_weights=False)[0]
         return tokens + self.linear2(F.gelu(self.linear1(self.norm2(tokens))))
 
@@ -258,9 +259,8 @@ class FaceCodeFormer(nn.Module):
         if h * w_grid != self.position_emb.shape[0]:
             raise ValueError(f'FaceCodeFormer takes {self.out_size} px faces, got {tuple(x.shape)} features')
         tokens = self.feat_emb(lq_feat.flatten(2).permute(2, 0, 1))  # (hw, b, dim_embd)
-        position = self.position_emb.unsqueeze(1)
         for layer in self.ft_layers:
-            tokens = layer(tokens, position)
+            tokens = layer(tokens, self.position_emb)
         logits = self.idx_pred_layer(tokens).permute(1, 0, 2)  # (b, hw, codebook_size)
         x = self.quantize.lookup(logits.argmax(dim=2), (b, h, w_grid))
         if self.adain:
