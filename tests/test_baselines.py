@@ -474,3 +474,27 @@ def test_optimised_and_autocast_paths(tmp_path):
                 half = optimised(x.contiguous(memory_format=torch.channels_last), **kwargs).float()
         assert (fast - reference).abs().max() < ATOL * max(1.0, reference.abs().max().item()), type(net).__name__
         assert torch.isfinite(half).all() and half.shape == reference.shape
+
+
+def test_whole_image_mode_with_converted_codeformer(tmp_path, ffhq_small_dir):
+    """--whole-image (random-weight RetinaFace, threshold 0) detects, restores with w and pastes back."""
+    import numpy as np
+    from facexlib.detection.retinaface import RetinaFace
+
+    from facesr_arch.archs.codeformer_arch import FaceCodeFormer
+    weights, _ = convert(tmp_path, 'codeformer', {'params_ema': codeformer_release(FaceCodeFormer(**CODEFORMER_TINY))})
+    torch.manual_seed(0)
+    detector = str(tmp_path / 'retinaface_mobile.pth')
+    torch.save({f'module.{k}': v for k, v in RetinaFace('mobile0.25', device='cpu').state_dict().items()}, detector)
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    canvas = np.full((200, 260, 3), 90, np.uint8)
+    canvas[36:164, 66:194] = cv2.imread(os.path.join(ffhq_small_dir, sorted(os.listdir(ffhq_small_dir))[0]))
+    cv2.imwrite(str(photos / 'photo.png'), canvas)
+    out = tmp_path / 'out'
+    run_script('inference.py', ['--weights', weights, '-i', str(photos), '-o', str(out), '--device', 'cpu',
+                                '--no-progress', '--whole-image', '--detector', detector, '--detector-net', 'mobile0.25',
+                                '--det-threshold', '0.0', '--max-faces', '1', '--fidelity', '1'], cwd=tmp_path)
+    assert cv2.imread(str(out / 'restored_imgs' / 'photo.png')).shape == (200, 260, 3)
+    faces = sorted(os.listdir(out / 'restored_faces'))
+    assert len(faces) == 1 and cv2.imread(str(out / 'restored_faces' / faces[0])).shape == (64, 64, 3)
