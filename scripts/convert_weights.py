@@ -305,7 +305,8 @@ def vggface(state):
 
 
 CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
-                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen, gpen_g, codeformer, gcfsr,
+                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen, gpen_g, codeformer,
+                                          gcfsr,
                                           arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}

@@ -187,7 +187,8 @@ def gpen_release(net):
                                   (r'^style_conv1\.modulated_conv\.', 'conv1.conv.'), (r'^style_conv1\.', 'conv1.'),
                                   (r'^to_rgb1\.modulated_conv\.', 'to_rgb1.conv.'),
                                   (r'^style_convs\.(\d+)\.modulated_conv\.', r'convs.\1.conv.'),
-                                  (r'^style_convs\.', 'convs.'), (r'^to_rgbs\.(\d+)\.modulated_conv\.', r'to_rgbs.\1.conv.')):
+                                  (r'^style_convs\.', 'convs.'),
+                                  (r'^to_rgbs\.(\d+)\.modulated_conv\.', r'to_rgbs.\1.conv.')):
                 if re.match(pattern, name):
                     name = re.sub(pattern, repl, name)
                     break
@@ -256,7 +257,8 @@ def gpen_reference(state, x):
         return torch.cat(outs)
 
     def styled(prefix, feat, encoder_feat, upsample=False):
-        out = torch.cat([modulated(f'{prefix}.conv', feat, upsample=upsample), g[f'{prefix}.noise.weight'] * encoder_feat], 1)
+        out = modulated(f'{prefix}.conv', feat, upsample=upsample)
+        out = torch.cat([out, g[f'{prefix}.noise.weight'] * encoder_feat], 1)
         return fused_lrelu(out, g[f'{prefix}.activate.bias'])
 
     def to_rgb(prefix, feat, skip=None):
@@ -339,7 +341,8 @@ def codeformer_reference(state, x, w, num_heads):
         return feat * torch.sigmoid(feat)
 
     def res_block(prefix, feat):
-        out = conv(f'{prefix}.conv2', swish(norm(f'{prefix}.norm2', conv(f'{prefix}.conv1', swish(norm(f'{prefix}.norm1', feat))))))
+        out = conv(f'{prefix}.conv1', swish(norm(f'{prefix}.norm1', feat)))
+        out = conv(f'{prefix}.conv2', swish(norm(f'{prefix}.norm2', out)))
         return out + (conv(f'{prefix}.conv_out', feat, padding=0) if f'{prefix}.conv_out.weight' in state else feat)
 
     def attn_block(prefix, feat):
@@ -493,8 +496,9 @@ def test_whole_image_mode_with_converted_codeformer(tmp_path, ffhq_small_dir):
     cv2.imwrite(str(photos / 'photo.png'), canvas)
     out = tmp_path / 'out'
     run_script('inference.py', ['--weights', weights, '-i', str(photos), '-o', str(out), '--device', 'cpu',
-                                '--no-progress', '--whole-image', '--detector', detector, '--detector-net', 'mobile0.25',
-                                '--det-threshold', '0.0', '--max-faces', '1', '--fidelity', '1'], cwd=tmp_path)
+                                '--no-progress', '--whole-image', '--detector', detector,
+                                '--detector-net', 'mobile0.25', '--det-threshold', '0.0', '--max-faces', '1',
+                                '--fidelity', '1'], cwd=tmp_path)
     assert cv2.imread(str(out / 'restored_imgs' / 'photo.png')).shape == (200, 260, 3)
     faces = sorted(os.listdir(out / 'restored_faces'))
     assert len(faces) == 1 and cv2.imread(str(out / 'restored_faces' / faces[0])).shape == (64, 64, 3)

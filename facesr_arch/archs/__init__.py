@@ -15,6 +15,7 @@ from .vgg_arch import FaceVGGFeatureExtractor
 from .wnet_arch import WNet
 
 __all__ = [
-    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceCodeFormer', 'FaceGFPGAN', 'FaceGPEN', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet', 'MPCNetDiscriminator', 'MMRB', 'PVFR',
-    'FaceStyleGAN2Discriminator', 'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
+    'CFGPFSSR', 'FaceComponentDiscriminator', 'FaceArcFace', 'FaceBiSeNet', 'FaceParseNet', 'GCFSR', 'MPCNet',
+    'MPCNetDiscriminator', 'MMRB', 'PVFR', 'FaceCodeFormer', 'FaceGFPGAN', 'FaceGPEN', 'FaceStyleGAN2Discriminator',
+    'FaceStyleGAN2Generator', 'FaceVGGFeatureExtractor', 'WNet'
 ]

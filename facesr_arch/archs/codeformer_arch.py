@@ -172,7 +172,8 @@ def vq_generator(img_size, nf, ch_mult, emb_dim):
     indices of the release (``fuse_generator_block``: 16 px -> 6, 32 px -> 9, ..., 512 px -> 21)."""
     in_ch = nf * ch_mult[-1]
     res = img_size // 2**(len(ch_mult) - 1)
-    blocks = [nn.Conv2d(emb_dim, in_ch, 3, 1, 1), VQResBlock(in_ch, in_ch), VQAttnBlock(in_ch), VQResBlock(in_ch, in_ch)]
+    blocks = [nn.Conv2d(emb_dim, in_ch, 3, 1, 1), VQResBlock(in_ch, in_ch), VQAttnBlock(in_ch),
+              VQResBlock(in_ch, in_ch)]
     fuse_index = {}
     for level in reversed(range(len(ch_mult))):
         deepest = level == len(ch_mult) - 1
@@ -230,7 +231,8 @@ class FaceCodeFormer(nn.Module):
         self.connect_list = [int(r) for r in connect_list]
         self.position_emb = nn.Parameter(torch.zeros(self.grid**2, dim_embd))
         self.feat_emb = nn.Linear(emb_dim, dim_embd)
-        self.ft_layers = nn.Sequential(*[TokenTransformerLayer(dim_embd, n_head, 2 * dim_embd) for _ in range(n_layers)])
+        self.ft_layers = nn.Sequential(*[TokenTransformerLayer(dim_embd, n_head, 2 * dim_embd)
+                                         for _ in range(n_layers)])
         self.idx_pred_layer = nn.Sequential(nn.LayerNorm(dim_embd), nn.Linear(dim_embd, codebook_size, bias=False))
         channels = {res: self.generator.blocks[i].conv2.out_channels for res, i in self.generator.fuse_index.items()}
         self.fuse_convs_dict = nn.ModuleDict({str(res): ControllableFeatureTransform(channels[res])

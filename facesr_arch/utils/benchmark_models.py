@@ -40,7 +40,8 @@ PAPER_OPTIONS = {
 # defaults) and of a tiny configuration
 BASELINES = {
     'FaceGFPGAN': {'paper': {'type': 'FaceGFPGAN'},
-                   'tiny': {'type': 'FaceGFPGAN', 'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'num_mlp': 2}},
+                   'tiny': {'type': 'FaceGFPGAN', 'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32,
+                            'num_mlp': 2}},
     'FaceGPEN': {'paper': {'type': 'FaceGPEN'},
                  'tiny': {'type': 'FaceGPEN', 'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'num_mlp': 2}},
     'FaceCodeFormer': {'paper': {'type': 'FaceCodeFormer'},
@@ -76,9 +77,9 @@ def method_options(method, config):
     """The training options of ``method`` at ``config`` ('paper' or 'tiny'), with no pretrained file to load.
 
     Returns:
-        dict: The option file's content (baselines: only ``network_g``); ``network_g`` is the inference block (pretrained-file arguments
+        dict: The option file's content; ``network_g`` is the inference block (pretrained-file arguments
         None), every ``weights_path`` of the loss options is None (random loss networks), as are the
-        ``pretrain_*`` paths.
+        ``pretrain_*`` paths. Baselines (no option file): ``network_g`` only.
     """
     if config not in ('paper', 'tiny'):
         raise ValueError(f"config must be 'paper' or 'tiny', got {config!r}")
