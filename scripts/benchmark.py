@@ -69,7 +69,8 @@ def main(argv=None):
     data.add_argument('--size', type=int, default=512, help='resolution of the blind comparison (default 512)')
     data.set_defaults(run=data_command)
     models = commands.add_parser('models', help='model costs: parameters, FLOPs, latency, memory, training')
-    models.add_argument('--methods', nargs='+', help='registry names (default: every method with a paper option file)')
+    models.add_argument('--methods', nargs='+', help='registry names (default: all: the five methods and the baselines '
+                        'FaceGFPGAN, FaceGPEN, FaceCodeFormer; baselines are inference only, no --train-step)')
     models.add_argument('--config', nargs='+', default=['tiny', 'paper'], choices=['tiny', 'paper', 'large'],
                         help="'large': the larger named configuration of the methods that have one (MPCNet)")
     models.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
@@ -97,18 +98,19 @@ def main(argv=None):
     models.add_argument('--degradation-on-device', action='store_true',
                         help='with --train-data: blind degradations batched on --device in feed_data instead of '
                              'in the loader workers (not applicable to non-blind methods, recorded as such)')
-    models.add_argument('--reference', choices=['gfpgan'], help='latency ratios to GFPGANv1Clean-512')
+    models.add_argument('--reference', choices=['gfpgan'], help='latency ratios to GFPGANv1Clean-512 (the gfpgan '
+                        'package; without it, FaceGFPGAN at its paper configuration when measured in the run)')
     models.add_argument('--output', default=argparse.SUPPRESS, help='also write the JSON here')
     models.add_argument('--markdown', help='also write the markdown table here')
     models.set_defaults(run=models_command)
     args = parser.parse_args(argv)
     import facesr_arch  # noqa: F401  (registers everything)
     if args.command == 'models':
-        from facesr_arch.benchmark.models import PAPER_OPTIONS
-        args.methods = args.methods or sorted(PAPER_OPTIONS)
-        unknown = sorted(set(args.methods) - set(PAPER_OPTIONS))
+        from facesr_arch.benchmark.models import METHODS
+        args.methods = args.methods or METHODS
+        unknown = sorted(set(args.methods) - set(METHODS))
         if unknown:
-            parser.error(f'--methods: unknown {unknown}; choose from {sorted(PAPER_OPTIONS)}')
+            parser.error(f'--methods: unknown {unknown}; choose from {METHODS}')
         if args.train_data is None and (args.degradation_on_device or args.train_workers is not None):
             parser.error('--degradation-on-device and --train-workers need --train-data')
         if args.train_data is not None and not os.path.isdir(args.train_data):

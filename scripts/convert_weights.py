@@ -16,9 +16,14 @@ stylegan2_basicsr_d       BasicSR StyleGAN2Discriminator -> FaceStyleGAN2Discrim
 stylegan2_gfpgan_clean    GFPGAN's clean StyleGAN2 (``StyleGAN2GeneratorClean``; alone, or the ``stylegan_decoder``
                           of ``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``, ``params_ema``) ->
                           FaceStyleGAN2Generator(512, channel_multiplier=2, resample='bilinear'), exact rescaling
+gfpgan                    GFPGAN v1.3 / v1.4 (``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``, GFPGANv1Clean, ``params_ema``)
+                          -> FaceGFPGAN (U-Net and SFT as they are, decoder as ``stylegan2_gfpgan_clean``)
+gpen                      GPEN-BFR-512 / GPEN-BFR-256 (``GPEN-BFR-512.pth``, FullGenerator) -> FaceGPEN (encoder
+                          ``ecd{i}`` -> ``encoder.{i}``, generator as ``gpen_g``)
 gpen_g                    GPEN-BFR-512 generator (``GPEN-BFR-512.pth``): its StyleGAN2 part ->
                           FaceStyleGAN2Generator(512, noise_mode='concat'); GPEN's encoder is dropped
 gpen_d                    GPEN-BFR-512 discriminator (``GPEN-BFR-512-D.pth``) -> FaceStyleGAN2Discriminator
+codeformer                CodeFormer release (``codeformer.pth``, ``params_ema``) -> FaceCodeFormer (same names)
 gcfsr                     official GCFSR releases (1024 ``params_ema``, blind 512) -> GCFSR; the file also holds
                           the network block (out_size, blind, positive_scales: false, factor_norm)
 arcface_resnet18          GFPGAN ``arcface_resnet18.pth`` -> FaceArcFace('resnet18') (drops ``module.``)
@@ -132,12 +137,123 @@ def stylegan2_gfpgan_clean(state, lr_mlp=0.01):
     return out
 
 
+def gfpgan(state):
+    """GFPGAN v1.3 / v1.4 (``GFPGANv1Clean``) -> FaceGFPGAN.
+
+    The U-Net, SFT predictors and final linear keep their names (``toRGB.N`` becomes ``to_rgbs.N``); the
+    ``stylegan_decoder.*`` prior becomes ``decoder.*`` through the exact rescaling of
+    :func:`stylegan2_gfpgan_clean`.
+    """
+    if not any(k.startswith('stylegan_decoder.') for k in state) or 'final_linear.weight' not in state:
+        raise KeyError('no stylegan_decoder.* / final_linear entries: is this a GFPGANv1Clean (v1.3 / v1.4) file?')
+    out = {f'decoder.{k}': v for k, v in stylegan2_gfpgan_clean(state).items()}
+    for key, value in state.items():
+        if not key.startswith('stylegan_decoder.'):
+            out[re.sub(r'^toRGB\.', 'to_rgbs.', key)] = value
+    return out
+
+
+def _stylegan2_width(state, prefix=''):
+    """(channel_multiplier, narrow) of a StyleGAN2 generator state from its channel counts (``stylegan2_channels``).
+
+    ``narrow`` is read from the 4 px constant (512 * narrow channels), the multiplier from the first style conv
+    at 64 px (256 * multiplier * narrow); generators below 64 px do not depend on the multiplier (2 is given).
+    """
+    narrow = state[f'{prefix}constant_input.weight'].shape[1] / 512
+    conv64 = f'{prefix}style_convs.7.modulated_conv.weight'  # the second conv of 64 px (index 2 * 4 - 1)
+    if conv64 not in state:
+        return 2, narrow
+    return round(state[conv64].shape[1] / (256 * narrow)), narrow
+
+
+def _stylegan2_size(state, prefix=''):
+    """Output side of a StyleGAN2 generator state: 4 px times 2 per ``to_rgbs`` entry."""
+    return 2**(2 + sum(1 for k in state if re.match(rf'^{re.escape(prefix)}to_rgbs\.\d+\.bias$', k)))
+
+
+def _num_mlp(state, prefix=''):
+    return sum(1 for k in state if re.match(rf'^{re.escape(prefix)}style_mlp\.\d+\.weight$', k))
+
+
+def gfpgan_network(state):
+    """FaceGFPGAN's network block from a converted state (sizes read from the tensors).
+
+    ``input_is_latent`` cannot be read from weights: the v1.3 / v1.4 value (True, GFPGAN's inference script) is
+    written.
+    """
+    channel_multiplier, narrow = _stylegan2_width(state, 'decoder.')
+    num_style_feat = state['decoder.to_rgb1.modulated_conv.modulation.weight'].shape[1]
+    out_size = _stylegan2_size(state, 'decoder.')
+    num_latent = 2 * int(math.log2(out_size)) - 2
+    return {'type': 'FaceGFPGAN', 'out_size': out_size, 'num_style_feat': num_style_feat,
+            'channel_multiplier': channel_multiplier, 'narrow': narrow, 'num_mlp': _num_mlp(state, 'decoder.'),
+            'input_is_latent': True,
+            'different_w': state['final_linear.weight'].shape[0] == num_latent * num_style_feat,
+            # SFT on half the decoder channels predicts as many maps as the U-Net has channels, else twice as many
+            'sft_half': state['condition_scale.0.2.weight'].shape[0] == state['condition_scale.0.0.weight'].shape[0]}
+
+
 def gpen_g(state):
     """GPEN FullGenerator: keep ``generator.*`` (rosinality names with concatenated noise), drop the encoder."""
     generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
     if not generator:
         raise KeyError('no generator.* entries: is this a GPEN FullGenerator checkpoint?')
     return stylegan2_rosinality(generator)
+
+
+def gpen(state):
+    """GPEN FullGenerator -> FaceGPEN: ``ecd{i}.0.*`` -> ``encoder.{i}.*``, ``final_linear.0.*`` -> ``final_linear.*``,
+    ``generator.*`` as :func:`gpen_g`; stored FIR kernels dropped."""
+    out = {f'generator.{k}': v for k, v in gpen_g(state).items()}
+    for key, value in _drop_buffers(state).items():
+        if m := re.match(r'^ecd(\d+)\.0\.(.+)$', key):
+            out[f'encoder.{m.group(1)}.{m.group(2)}'] = value
+        elif key.startswith('final_linear.0.'):
+            out[key.replace('final_linear.0.', 'final_linear.', 1)] = value
+        elif not key.startswith('generator.'):
+            raise KeyError(f'unexpected GPEN FullGenerator entry {key!r}')
+    return out
+
+
+def gpen_network(state):
+    """FaceGPEN's network block from a converted state (sizes read from the tensors)."""
+    channel_multiplier, narrow = _stylegan2_width(state, 'generator.')
+    return {'type': 'FaceGPEN', 'out_size': _stylegan2_size(state, 'generator.'),
+            'num_style_feat': state['final_linear.weight'].shape[0], 'num_mlp': _num_mlp(state, 'generator.'),
+            'channel_multiplier': channel_multiplier, 'narrow': narrow}
+
+
+def codeformer(state):
+    """CodeFormer release -> FaceCodeFormer: the same names (checked: the VQGAN encoder, codebook, Transformer)."""
+    required = ('encoder.blocks.0.weight', 'quantize.embedding.weight', 'position_emb', 'feat_emb.weight',
+                'idx_pred_layer.1.weight', 'generator.blocks.0.weight')
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise KeyError(f'no {missing} entries: is this a CodeFormer (codeformer.pth) file?')
+    return dict(state)
+
+
+def codeformer_network(state):
+    """FaceCodeFormer's network block from a release state (sizes read from the tensors).
+
+    The encoder has 3 L + 7 blocks for L levels (a conv; two ResBlocks per level, a downsampling between levels,
+    two attention blocks at the last; ResBlock, attention, ResBlock, GroupNorm, conv); the last ResBlock of level
+    l is block 3 l + 2 (3 l + 3 at the last level, after its first attention), giving its multiplier. The head
+    count is not readable from the weights: the release's 8 (``inference_codeformer.py``) is written.
+    """
+    num_blocks = 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^encoder\.blocks\.(\d+)\.', k)))
+    num_levels = (num_blocks - 7) // 3
+    nf = state['encoder.blocks.0.weight'].shape[0]
+    ch_mult = [state[f'encoder.blocks.{3 * level + 2 + (level == num_levels - 1)}.conv2.weight'].shape[0] // nf
+               for level in range(num_levels)]
+    codebook = state['quantize.embedding.weight']
+    return {'type': 'FaceCodeFormer', 'img_size': math.isqrt(state['position_emb'].shape[0]) * 2**(num_levels - 1),
+            'nf': nf, 'ch_mult': ch_mult, 'emb_dim': codebook.shape[1], 'codebook_size': codebook.shape[0],
+            'dim_embd': state['position_emb'].shape[1], 'n_head': 8,
+            'n_layers': 1 + max(int(m.group(1)) for k in state if (m := re.match(r'^ft_layers\.(\d+)\.', k))),
+            'connect_list': sorted(int(m.group(1)) for k in state
+                                   if (m := re.match(r'^fuse_convs_dict\.(\d+)\.scale\.0\.weight$', k))),
+            'adain': True}
 
 
 def gcfsr(state):
@@ -233,13 +349,14 @@ def vggface(state):
 
 
 CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinality_d, stylegan2_basicsr,
-                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gpen_g, gcfsr,
+                                          stylegan2_basicsr_d, stylegan2_gfpgan_clean, gfpgan, gpen, gpen_g, codeformer,
+                                          gcfsr,
                                           arcface_resnet18, facexlib, torchvision_vgg, vggface)}
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 # source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
 # the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
-NETWORKS = {'gcfsr': gcfsr_network}
+NETWORKS = {'gcfsr': gcfsr_network, 'gfpgan': gfpgan_network, 'gpen': gpen_network, 'codeformer': codeformer_network}
 
 
 def convert_file(source, src, dst, key=None):

@@ -105,23 +105,25 @@ class SFTLayer(nn.Module):
         return spatial_feature_transform(feat, scale, shift)
 
 
-def adaptive_instance_norm(content, style, eps=1e-5):
+def adaptive_instance_norm(content, style, eps=1e-5, unbiased=False):
     """AdaIN (MPCNet eq. 4): ``std(style) * (content - mean(content)) / std(content) + mean(style)``.
 
-    Statistics are per sample and channel over the spatial axes (biased variance, as instance norm).
+    Statistics are per sample and channel over the spatial axes (biased variance, as instance norm, unless
+    ``unbiased``).
 
     Args:
         content (Tensor): (b, c, h, w) features to restyle.
         style (Tensor): (b, c, h', w') features giving the target statistics.
         eps (float): Added to the variances. Default: 1e-5.
+        unbiased (bool): Unbiased (n - 1) variances, as CodeFormer's inference computes them. Default: False.
 
     Returns:
         Tensor: (b, c, h, w).
     """
     if content.shape[:2] != style.shape[:2]:
         raise ValueError(f'AdaIN needs equal batch and channels, got {tuple(content.shape)} and {tuple(style.shape)}')
-    c_mean, c_var = content.mean((2, 3), keepdim=True), content.var((2, 3), keepdim=True, unbiased=False)
-    s_mean, s_var = style.mean((2, 3), keepdim=True), style.var((2, 3), keepdim=True, unbiased=False)
+    c_mean, c_var = content.mean((2, 3), keepdim=True), content.var((2, 3), keepdim=True, unbiased=unbiased)
+    s_mean, s_var = style.mean((2, 3), keepdim=True), style.var((2, 3), keepdim=True, unbiased=unbiased)
     return (content - c_mean) * torch.sqrt((s_var + eps) / (c_var + eps)) + s_mean
 
 

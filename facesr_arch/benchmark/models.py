@@ -41,6 +41,20 @@ LARGE_OPTIONS = {
 }
 CONFIGS = ('tiny', 'paper', 'large')
 
+# baselines (GFPGAN, GPEN, CodeFormer; inference only): the network block of the public release (constructor
+# defaults) and of a tiny configuration
+BASELINES = {
+    'FaceGFPGAN': {'paper': {'type': 'FaceGFPGAN'},
+                   'tiny': {'type': 'FaceGFPGAN', 'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32,
+                            'num_mlp': 2}},
+    'FaceGPEN': {'paper': {'type': 'FaceGPEN'},
+                 'tiny': {'type': 'FaceGPEN', 'out_size': 32, 'num_style_feat': 16, 'narrow': 1 / 32, 'num_mlp': 2}},
+    'FaceCodeFormer': {'paper': {'type': 'FaceCodeFormer'},
+                       'tiny': {'type': 'FaceCodeFormer', 'img_size': 64, 'nf': 32, 'emb_dim': 16, 'codebook_size': 32,
+                                'dim_embd': 32, 'n_layers': 1, 'connect_list': [4, 8, 16, 32]}},
+}
+METHODS = sorted(PAPER_OPTIONS) + sorted(BASELINES)
+
 _TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
                 'channel_range': [8, 8], 'num_res_blocks': 1, 'weights_path': None}
 # tiny configuration: option blocks whose keys replace those of the paper file
@@ -71,10 +85,14 @@ def method_options(method, config):
     Returns:
         dict: The option file's content; ``network_g`` is the inference block (pretrained-file arguments
         None), every ``weights_path`` of the loss options is None (random loss networks), as are the
-        ``pretrain_*`` paths.
+        ``pretrain_*`` paths. Baselines (no option file): ``network_g`` only.
     """
     if config not in CONFIGS:
         raise ValueError(f'config must be one of {CONFIGS}, got {config!r}')
+    if method in BASELINES:  # inference only: no option file
+        if config not in BASELINES[method]:
+            raise ValueError(f'{method} has no {config} configuration')
+        return {'network_g': copy.deepcopy(BASELINES[method][config])}
     if config == 'large' and method not in LARGE_OPTIONS:
         raise ValueError(f'{method} has no large configuration (methods with one: {sorted(LARGE_OPTIONS)})')
     path = os.path.join(REPO, LARGE_OPTIONS[method] if config == 'large' else PAPER_OPTIONS[method])
@@ -292,7 +310,7 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
     """All model numbers as one JSON-serialisable dict.
 
     Args:
-        methods (Sequence[str]): Method names (keys of :data:`PAPER_OPTIONS`).
+        methods (Sequence[str]): Method names (:data:`METHODS`: keys of :data:`PAPER_OPTIONS` and :data:`BASELINES`).
         configs (Sequence[str]): 'tiny', 'paper' and/or 'large' (skipped for methods without one).
         device (str): 'cpu' or 'cuda'.
         batch_sizes (Sequence[int]): Batch sizes of the latency / throughput / memory measurements.
@@ -305,7 +323,8 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         train_step (bool): Also time training iterations through the model classes.
         train_batch, train_iterations (int): Batch size and timed iterations of the training measurement.
         reference (str | None): 'gfpgan': also time GFPGANv1Clean at 512 px (as its package runs it: eval, fp32 or
-            ``autocast``, optionally compiled; never folded or channels_last) and report latency ratios.
+            ``autocast``, optionally compiled; never folded or channels_last) and report latency ratios; without
+            the package, FaceGFPGAN's paper entry of the same run (measured like every method) is the reference.
         train_data (str | None): HQ folder or LMDB: training iterations on real data through each method's
             training dataset (``benchmark.training.training_cost``); None: in-memory random batches.
         train_workers (int | None): Loader workers of the real-data measurement (default: the option file's).
@@ -363,13 +382,23 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
                 entry['latency_ratio_to_reference'] = round(
                     entry['inference'][batch_sizes[0]]['latency_ms'] / reference_ms, 3)
             del net
-            if train_step:
+            if train_step and method not in BASELINES:
                 entry['train'] = training_cost(method, config, device, train_batch, train_iterations,
                                                train_data=train_data, num_workers=train_workers,
                                                degradation_on_device=degradation_on_device)
             result['results'].append(entry)
             print(f"{method} {config}: {entry['inference'][batch_sizes[0]]['latency_ms']} ms at b={batch_sizes[0]}",
                   file=sys.stderr, flush=True)
+    in_project = [e for e in result['results'] if (e['method'], e['config']) == ('FaceGFPGAN', 'paper')]
+    if reference == 'gfpgan' and reference_ms is None and in_project:
+        # the package is absent: FaceGFPGAN at its release configuration computes GFPGANv1Clean's function
+        entry = in_project[0]
+        reference_ms = entry['inference'][batch_sizes[0]]['latency_ms']
+        result['reference'] = {'name': 'FaceGFPGAN-512 (GFPGANv1Clean v1.3/v1.4, measured in this run)',
+                               'params_total': entry['params_total'], 'inference': entry['inference']}
+        for entry in result['results']:
+            entry['latency_ratio_to_reference'] = round(entry['inference'][batch_sizes[0]]['latency_ms'] / reference_ms,
+                                                        3)
     result['load_average_end'] = [round(v, 2) for v in os.getloadavg()]
     return result
 

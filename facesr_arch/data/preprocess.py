@@ -31,7 +31,18 @@ def bicubic_resize(img, size):
     return np.clip(out, 0, 1).astype(np.float32)
 
 
-def prepare_face(img, in_size, lr_size=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
+def bilinear_resize(img, size):
+    """OpenCV bilinear (``INTER_LINEAR``) resize of a square float image to ``size`` x ``size``: how the
+    inference scripts of GFPGAN, GPEN and CodeFormer bring aligned faces to their network size."""
+    if img.shape[:2] == (size, size):
+        return img
+    return np.clip(cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float32)
+
+
+RESIZERS = {'bicubic': bicubic_resize, 'bilinear': bilinear_resize}
+
+
+def prepare_face(img, in_size, lr_size=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), interpolation='bicubic'):
     """An aligned face -> the normalised RGB tensor a method takes.
 
     Args:
@@ -40,13 +51,15 @@ def prepare_face(img, in_size, lr_size=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5
         lr_size (int | None): For methods trained on LR faces of one size that are then bicubic-upsampled
             (W-Net: 16 or 32 px up to 128), the face is first brought to this size. Default: None.
         mean, std (Sequence[float]): Normalisation, as in the datasets. Default: 0.5 / 0.5, i.e. [-1, 1].
+        interpolation (str): 'bicubic' (MATLAB, as the datasets) or 'bilinear' (OpenCV) resizing to
+            ``in_size``. Default: 'bicubic'.
 
     Returns:
         Tensor: (3, in_size, in_size).
     """
     if lr_size is not None:
         img = bicubic_resize(img, lr_size)
-    return to_tensor(bicubic_resize(img, in_size), mean, std)
+    return to_tensor(RESIZERS[interpolation](img, in_size), mean, std)
 
 
 def tensor_to_image(tensor, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):

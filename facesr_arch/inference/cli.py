@@ -13,8 +13,8 @@ def add_model_arguments(parser):
     """Arguments choosing and loading a method (shared by inference and the modulation sweep)."""
     group = parser.add_argument_group('method')
     group.add_argument('-opt', '--opt', help='test option file (network_g, path.pretrain_network_g, param_key_g)')
-    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet); not needed '
-                       'with a checkpoint that names its network (training saves, converted releases)')
+    group.add_argument('--arch', help='architecture registry name (GCFSR, CFGPFSSR, MPCNet, PVFR, WNet; baselines '
+                       'FaceGFPGAN, FaceGPEN, FaceCodeFormer); not needed with a checkpoint that names its network')
     group.add_argument('--weights', help='checkpoint (overrides the option file); its recorded network options win '
                        'over the option file\'s, --net-opt wins over both')
     group.add_argument('--param-key', choices=('params_ema', 'params'),
@@ -28,6 +28,8 @@ def add_model_arguments(parser):
     group.add_argument('--size', type=int, help='W-Net: face side it runs at (default: 128, the paper\'s)')
     group.add_argument('--seed', type=int, default=0, help='seed of the random inputs (GCFSR / StyleGAN2 noise): '
                        'a rerun with the same inputs, batch size and device writes the same bytes (default: 0)')
+    group.add_argument('--fidelity', type=float, metavar='W', help='FaceCodeFormer: fidelity weight w in [0, 1] '
+                       '(0: quality, 1: fidelity to the input; default 0.5 as CodeFormer\'s inference script)')
     group.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda when available)')
     group.add_argument('--autocast', action='store_true', help='mixed precision (bf16 on CPU, fp16 on CUDA)')
     group.add_argument('--no-optimize', action='store_true', help='run the network as trained instead of the '
@@ -44,13 +46,15 @@ def restorer_from_args(args, return_config=False):
     from .loading import build_network, network_config, parse_net_options
     from .runner import FaceRestorer
     from .specs import Controls, get_spec
+    if args.fidelity is not None and not 0 <= args.fidelity <= 1:
+        raise ValueError(f'--fidelity must be in [0, 1] (CodeFormer\'s w), got {args.fidelity}')
     args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(args.seed)
     block, weights, param_key = network_config(
         args.opt, args.arch, args.weights, args.param_key, parse_net_options(args.net_opt))
     net = build_network(block, weights, param_key, args.device)
     restorer = FaceRestorer(net, get_spec(block['type']), args.device,
-                            Controls(args.upscale, args.strength, args.size), args.autocast,
+                            Controls(args.upscale, args.strength, args.size, args.fidelity), args.autocast,
                             optimize=not args.no_optimize, compile_net=args.compile)
     return (restorer, (block, weights, param_key)) if return_config else restorer
 

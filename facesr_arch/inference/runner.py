@@ -84,7 +84,8 @@ class FaceRestorer:
             list[ndarray]: uint8 BGR faces of side ``out_size``.
         """
         controls = controls or self.controls
-        x = torch.stack([prepare_face(face, self.in_size, self.lr_size, self.spec.mean, self.spec.std)
+        x = torch.stack([prepare_face(face, self.in_size, self.lr_size, self.spec.mean, self.spec.std,
+                                      self.spec.interpolation)
                          for face in faces]).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

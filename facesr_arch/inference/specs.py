@@ -25,11 +25,14 @@ class Controls:
             one keeps closer to the input). None uses the upscale factor.
         size (int | None): Input/output side of the fully convolutional W-Net (trained at 128 px; any
             multiple of its size divisor runs). None: 128.
+        fidelity (float | None): CodeFormer's fidelity weight w in [0, 1] (0: the codebook's face, quality;
+            1: closest to the input, fidelity). None: 0.5, the default of CodeFormer's inference script.
     """
 
     upscale: Optional[float] = None
     strength: Optional[float] = None
     size: Optional[int] = None
+    fidelity: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class MethodSpec:
             Default: 0.5 / 0.5, i.e. [-1, 1]; W-Net: 0 / 1, i.e. [0, 1].
         describe (Callable | None): (net, input side, Controls) -> one line saying what the method is fed for
             inputs of that side (printed once per side); raises ValueError for an input that does not fit.
+        interpolation (str): How a face is resized to ``in_size``: 'bicubic' (MATLAB bicubic, as the
+            training data are made) or 'bilinear' (OpenCV ``INTER_LINEAR``, what the inference scripts of
+            GFPGAN, GPEN and CodeFormer do with aligned faces). Default: 'bicubic'.
     """
 
     name: str
@@ -64,6 +70,7 @@ class MethodSpec:
     mean: tuple = (0.5, 0.5, 0.5)
     std: tuple = (0.5, 0.5, 0.5)
     describe: Optional[Callable] = None
+    interpolation: str = 'bicubic'
 
 
 # the smallest factor of every GCFSR training set (paper 3.5: s in {4, ..., 64}; official 512 px: {4, ..., 32})
@@ -124,6 +131,28 @@ def _wnet_sizes(net, controls):
     return lr_size, size, size
 
 
+# CodeFormer's inference script default (``--fidelity_weight 0.5``); w is used in [0, 1] (paper 3.3)
+CODEFORMER_FIDELITY = 0.5
+
+
+def codeformer_fidelity(net, side, controls):
+    """CodeFormer's fidelity weight w for one input: ``controls.fidelity``, else 0.5."""
+    w = CODEFORMER_FIDELITY if controls.fidelity is None else float(controls.fidelity)
+    if not 0 <= w <= 1:
+        raise ValueError(f'CodeFormer fidelity weight w must be in [0, 1], got {w} (--fidelity)')
+    return w
+
+
+def _run_codeformer(net, x, condition):
+    return net(x, w=condition)
+
+
+def _fixed_size(net, controls):
+    return None, net.out_size, net.out_size
+
+
+# Baselines (GFPGAN, GPEN, CodeFormer): their own inference scripts resize aligned faces to the network size with
+# OpenCV's bilinear resize, normalise to [-1, 1] and clamp the output to [-1, 1] (``tensor_to_image``)
 SPECS = {
     'CFGPFSSR': MethodSpec(name='CFGPFSSR', task='fsr', sizes=lambda net, controls: (None, net.in_size, net.out_size),
                            run=_run_image_only, pretrained_args=(('prior_path', ), ('parser_opt', 'weights_path'))),
@@ -135,6 +164,12 @@ SPECS = {
                        run=_run_image_only, pretrained_args=(('prior_path', ), )),
     'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only, mean=(0.0, 0.0, 0.0),
                        std=(1.0, 1.0, 1.0)),
+    'FaceGFPGAN': MethodSpec(name='FaceGFPGAN', task='bfr', sizes=_fixed_size, run=_run_image_only,
+                             interpolation='bilinear'),
+    'FaceGPEN': MethodSpec(name='FaceGPEN', task='bfr', sizes=_fixed_size, run=_run_image_only,
+                           interpolation='bilinear'),
+    'FaceCodeFormer': MethodSpec(name='FaceCodeFormer', task='bfr', sizes=_fixed_size, condition=codeformer_fidelity,
+                                 run=_run_codeformer, interpolation='bilinear'),
 }
 
 
