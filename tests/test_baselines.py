@@ -41,7 +41,7 @@ def restore_real_faces(tmp_path, weights, faces_dir, side, extra=()):
     out = tmp_path / 'restored'
     proc = run_script('inference.py', ['--weights', weights, '-i', faces_dir, '-o', str(out), '--device', 'cpu',
                                        '--batch-size', '2', '--no-progress', *extra], cwd=tmp_path)
-    names = sorted(os.listdir(out))
+    names = sorted(n for n in os.listdir(out) if n != 'inference_manifest.json')
     assert names == sorted(os.listdir(faces_dir)) and 'Done: 6 image(s)' in proc.stdout
     for name in names:
         img = cv2.imread(str(out / name))

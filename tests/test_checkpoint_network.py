@@ -37,14 +37,15 @@ def cli_args(args, face, cwd):
 
 
 def infer(args, face, cwd, capsys):
-    """Run the inference CLI in this process; returns (stdout, stderr, error line or None)."""
-    try:
-        cli.main(cli_args(args, face, cwd))
-        error = None
-    except SystemExit as exc:
-        error = str(exc.code)
+    """Run the inference CLI in this process; returns (stdout, stderr, error line or None).
+
+    A user error is one stderr line ``inference: error: ...`` and exit status 2; the line is returned without
+    the program name."""
+    status = cli.main(cli_args(args, face, cwd))
     out, err = capsys.readouterr()
-    return out, err, error
+    lines = [line for line in err.splitlines() if line.startswith('inference: error: ')]
+    assert (status == 2) == bool(lines), (status, err)
+    return out, err, lines[-1].removeprefix('inference: ') if lines else None
 
 
 def test_weights_alone_rebuilds_the_network(face, tmp_path):

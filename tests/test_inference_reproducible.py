@@ -37,7 +37,8 @@ def restore(weights, inputs, out, *extra):
 
 
 def read_bytes(folder):
-    return {name: open(os.path.join(folder, name), 'rb').read() for name in sorted(os.listdir(folder))}
+    return {name: open(os.path.join(folder, name), 'rb').read() for name in sorted(os.listdir(folder))
+            if name != 'inference_manifest.json'}
 
 
 def test_same_seed_same_bytes(tmp_path, capsys):
@@ -62,8 +63,8 @@ def test_lq_at_the_output_size_is_refused_unless_its_factor_is_given(tmp_path, c
     out = capsys.readouterr().out
     assert ("face_64: 64 px input is already at GCFSR's output size (64 px), so its factor is unknown: give "
             '--upscale F (the factor it was downscaled by) or --strength S') in out
-    assert restore(weights, inputs, tmp_path / 'out', '--upscale', '16') == 0
+    assert restore(weights, inputs, tmp_path / 'out_x16', '--upscale', '16') == 0  # other settings: own folder
     assert 'factor s = 16 (--upscale); condition fed = 0.25' in capsys.readouterr().out
-    assert restore(weights, inputs, tmp_path / 'out', '--strength', '100') == 0
+    assert restore(weights, inputs, tmp_path / 'out_s100', '--strength', '100') == 0
     assert 'factor s = 100 (--strength, outside the trained 4-64: clipped); condition fed = 1' in \
         capsys.readouterr().out

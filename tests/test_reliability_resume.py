@@ -16,6 +16,7 @@ import time
 import pytest
 import torch
 
+from facesr_arch.utils.weights import NETWORK_KEY
 from helpers import REPO, deep_update, load_options, run_module, tiny_training, write_options
 from test_gcfsr_pipeline import shrink
 
@@ -36,7 +37,8 @@ def _final_weights(exp):
 
 def _assert_identical(a, b):
     for net in a:
-        for key in a[net]:
+        assert a[net].get(NETWORK_KEY) == b[net].get(NETWORK_KEY), f'{net}: network blocks differ'
+        for key in a[net].keys() - {NETWORK_KEY}:
             for name, tensor in a[net][key].items():
                 assert torch.equal(tensor, b[net][key][name]), f'{net}/{key}/{name} differs'
 

@@ -22,7 +22,7 @@ from test_inference import TINY, write_checkpoint
 sys.path.insert(0, os.path.join(REPO, 'scripts'))
 import make_testset  # noqa: E402  (scripts/ on sys.path first)
 
-PROTOCOL = 'wnet_x4_x8'  # 128 px GT: the size of the small faces, fast
+PROTOCOL = 'wnet_celeba_mode1'  # 128 px GT: the size of the small faces, fast
 WNET_TEST = 'options/test/WNet/test_WNet_x4_CelebA_Helen.yml'
 GCFSR_TRAIN = 'options/train/GCFSR/train_GCFSR_x4-64_FFHQ1024.yml'
 TINY_WNET = {'num_feat': 8, 'num_res_blocks': 1, 'hourglass_depth': 2, 'upscale_stages': 1, 'num_levels': 2,
@@ -111,7 +111,7 @@ def checkpoints(tmp_path_factory):
 
 
 def gcfsr_args(weights):
-    return ['--arch', 'GCFSR', '--weights', weights, '--device', 'cpu', '--no-progress'] + sum(
+    return ['--arch', 'GCFSR', '--weights', weights, '--device', 'cpu', '--no-progress', '--upscale', '8'] + sum(
         (['--net-opt', f'{k}={v}'] for k, v in TINY['GCFSR'][0].items()), [])
 
 
@@ -134,7 +134,7 @@ def test_make_testset_failed_overwrite_keeps_the_old_set(ffhq_small_dir, tmp_pat
     make_testset.make_testset(ffhq_small_dir, str(out), PROTOCOL, max_images=3)
     before = tree_hashes(out)
     calls = []
-    real = make_testset.apply_degradation
+    real = make_testset.make_pair
 
     def failing(*args):
         calls.append(1)
@@ -142,7 +142,7 @@ def test_make_testset_failed_overwrite_keeps_the_old_set(ffhq_small_dir, tmp_pat
             raise RuntimeError('disk full (simulated)')
         return real(*args)
 
-    monkeypatch.setattr(make_testset, 'apply_degradation', failing)
+    monkeypatch.setattr(make_testset, 'make_pair', failing)
     with pytest.raises(RuntimeError, match='simulated'):
         make_testset.make_testset(ffhq_small_dir, str(out), PROTOCOL, seed=1, max_images=3, overwrite=True)
     assert tree_hashes(out) == before and no_staging_left(out)

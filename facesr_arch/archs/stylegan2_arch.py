@@ -446,7 +446,7 @@ class FaceStyleGAN2Discriminator(nn.Module):
             Default: 0.
     """
 
-    def __init__(self, out_size, channel_multiplier=2, resample_kernel=(1, 3, 3, 1), stddev_group=4, narrow=1,
+    def __init__(self, out_size, channel_multiplier=2, resample_kernel=(1, 3, 3, 1), stddev_group: 'int | str' = 4, narrow=1,
                  num_frozen_layers=0):
         super().__init__()
         channels = stylegan2_channels(channel_multiplier, narrow)

@@ -22,6 +22,10 @@ class SkipImage(ValueError):
     """An input that cannot be restored (too small, not a square aligned face); reported and skipped."""
 
 
+# largest output difference (normalised scale) accepted between the compiled and the eager network
+COMPILE_TOLERANCE = 1e-3
+
+
 class FaceRestorer:
     """One method ready to restore batches of aligned faces.
 
@@ -35,7 +39,10 @@ class FaceRestorer:
         optimize (bool): Run the optimised inference path (``optimize.py``: folded BatchNorm and weight
             scales, channels_last), equal to the plain network within 1e-4 in fp32; changes ``net`` in
             place. False runs the network as trained (reference path). Default: True.
-        compile_net (bool): ``torch.compile`` the network (first batch slow: compilation). Default: False.
+        compile_net (bool): ``torch.compile`` the network (first batch slow: compilation). The first batch is
+            also run eagerly, from the same random state, and when the compiled output differs by more than
+            ``COMPILE_TOLERANCE`` the compiled network is dropped with a warning (inductor builds have produced
+            wrong outputs for these networks on some CPUs). Default: False.
     """
 
     def __init__(self, net, spec, device='cpu', controls=None, autocast=False, optimize=True, compile_net=False):
@@ -47,9 +54,13 @@ class FaceRestorer:
         self.channels_last = optimize
         self.forward_net = net.eval()
         self.fed = {}  # input side -> what the method is fed (printed once per side)
+        self.unverified_compiled = None
         if optimize or compile_net:
-            self.forward_net = optimize_for_inference(net, channels_last=optimize, fold=optimize,
-                                                      compile_net=compile_net)
+            self.forward_net = optimize_for_inference(net, channels_last=optimize, fold=optimize)
+        if compile_net:
+            import torch._inductor.config as inductor_config
+            inductor_config.fallback_random = True  # the eager random numbers: --seed means the same noise
+            self.unverified_compiled = torch.compile(self.forward_net)
 
     def check(self, img, source):
         """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px that fits the
@@ -96,8 +107,25 @@ class FaceRestorer:
         precision = torch.autocast(self.device.type, dtype=torch.float16 if self.device.type == 'cuda' else
                                    torch.bfloat16) if self.autocast else contextlib.nullcontext()
         with torch.no_grad(), precision:
+            if self.unverified_compiled is not None:
+                self._verify_compiled(x, condition)
             out = self.spec.run(self.forward_net, x, condition)
         return [tensor_to_image(o, self.spec.mean, self.spec.std) for o in out]
+
+
+    def _verify_compiled(self, x, condition):
+        """Keep the compiled network if it reproduces the eager one on this batch (same random state)."""
+        compiled, self.unverified_compiled = self.unverified_compiled, None
+        state = torch.random.get_rng_state()
+        eager = self.spec.run(self.forward_net, x, condition)
+        torch.random.set_rng_state(state)
+        diff = (self.spec.run(compiled, x, condition).float() - eager.float()).abs().max().item()
+        torch.random.set_rng_state(state)
+        if diff <= COMPILE_TOLERANCE:
+            self.forward_net = compiled
+        else:
+            tqdm.write(f'warning: --compile dropped: the compiled network differs from the eager one by {diff:.3g} '
+                       f'(> {COMPILE_TOLERANCE:g}) on the first batch; running eagerly')
 
 
 @dataclass

@@ -82,7 +82,7 @@ def gcfsr_condition(net, side, controls):
 
     s is ``controls.strength``, else ``controls.upscale``, else out_size / side. It is clipped to the model's
     trained range [4, factor_norm] (64 for the 1024 px model, 32 for the official 512 px one; an input already
-    at the output size is treated as 4x, the mildest factor), then divided by ``factor_norm`` as in training.
+    at the output size runs as 4x unless a factor is given: ``gcfsr_describe`` refuses it), then divided by ``factor_norm`` as in training.
     """
     if net.blind:
         return None
@@ -105,7 +105,7 @@ def gcfsr_describe(net, side, controls):
     factor = float(controls.strength or controls.upscale or net.out_size / side)
     source = ('--strength' if controls.strength else '--upscale' if controls.upscale else
               f'output {net.out_size} px / input {side} px')
-    low, high = GCFSR_FACTOR_RANGE
+    low, high = GCFSR_MIN_FACTOR, net.factor_norm
     clipped = '' if low <= factor <= high else f', outside the trained {low:g}-{high:g}: clipped'
     return (f'GCFSR: {side} px inputs -> bicubic to {net.out_size} px; factor s = {factor:g} ({source}{clipped}); '
             f'condition fed = {gcfsr_condition(net, side, controls):.6g}')

@@ -257,6 +257,8 @@ def common_images(scored):
 
     Means over different image sets are not comparable (a method missing its hardest images would rank
     best), so every method is averaged over these images only; the others are listed as excluded.
+    A method that scored no image at all (every image below a metric's minimum size, say) gets no value and
+    does not empty the others' set.
 
     Args:
         scored (dict[str, dict]): :func:`score_folder` output per method.
@@ -265,9 +267,7 @@ def common_images(scored):
         list[str]: Sorted stems (empty when nothing was scored).
     """
     sets = [set(values) for result in scored.values() for values in result['per_image'].values() if values]
-    if not sets or any(not any(r['per_image'].values()) for r in scored.values()):
-        return []
-    return sorted(set.intersection(*sets))
+    return sorted(set.intersection(*sets)) if sets else []
 
 
 def _fid_on(fid, folder, paths, stems, reference):

@@ -211,8 +211,7 @@ def checkpoint_network(path, opt=None):
     block = ckpt.get(NETWORK_KEY) if isinstance(ckpt, dict) else None
     if not isinstance(block, dict) or 'type' not in block:
         return None
-    options = {k: v for k, v in block.items() if k != 'type'}
-    return network_config(arch=block['type'], weights=path, net_options=options)
+    return network_config(weights=path)  # the checkpoint's own network block (inference/loading.py)
 
 
 def subset_controls(recipe, subset):
