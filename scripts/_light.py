@@ -30,3 +30,15 @@ def light_module(name):
             module.__path__ = [os.path.join(REPO, 'facesr_arch', *parts[:depth])]
             sys.modules[package] = module
     return importlib.import_module(f'{_LIGHT}.{name}')
+
+
+def run_command(name):
+    """Run the command ``facesr_arch.cli.<name>``: its arguments are parsed first, with the module loaded light
+    (``--help`` and argument errors answer before torch is imported), then the real module's ``main`` runs.
+
+    A command module keeps a light top level (standard library imports only) and provides ``build_parser()``
+    and ``main(argv=None)`` returning the exit status.
+    """
+    light_module(f'cli.{name}').build_parser().parse_args()
+    module = importlib.import_module(f'facesr_arch.cli.{name}')
+    sys.exit(module.main())
