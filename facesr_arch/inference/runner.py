@@ -9,10 +9,13 @@ import torch
 from tqdm import tqdm
 
 from ..data.image_io import ImageDecodeError, write_image_atomic
-from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image
+from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image, to_uint8
 from .optimize import optimize_for_inference
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
+
+# how the line printed per input side names each resizing of ``MethodSpec.interpolation``
+INTERPOLATION_NAMES = {'bicubic': 'bicubic', 'bilinear-8bit': 'bilinear (8-bit, OpenCV)'}
 
 # faces smaller than this carry too little to restore (and break the 4x-downsampling encoders)
 MIN_FACE_SIDE = 8
@@ -82,7 +85,8 @@ class FaceRestorer:
         if self.spec.describe is not None:
             return self.spec.describe(self.net, side, self.controls)
         lr = f' -> {self.lr_size} px (its LR size)' if self.lr_size else ''
-        return f'{self.spec.name}: {side} px inputs{lr} -> bicubic to {self.in_size} px; output {self.out_size} px'
+        resize = INTERPOLATION_NAMES[self.spec.interpolation]
+        return f'{self.spec.name}: {side} px inputs{lr} -> {resize} to {self.in_size} px; output {self.out_size} px'
 
     def restore(self, faces, controls=None):
         """Restore aligned faces.
@@ -110,7 +114,7 @@ class FaceRestorer:
             if self.unverified_compiled is not None:
                 self._verify_compiled(x, condition)
             out = self.spec.run(self.forward_net, x, condition)
-        return [tensor_to_image(o, self.spec.mean, self.spec.std) for o in out]
+        return [tensor_to_image(o, self.spec.mean, self.spec.std, self.spec.quantisation) for o in out]
 
 
     def _verify_compiled(self, x, condition):
@@ -147,11 +151,6 @@ class Summary:
         lines += [f'  skipped {key}: {reason}' for key, reason in self.skipped]
         lines += [f'  no face found in {key}: written unchanged' for key in self.no_face]
         return '\n'.join(lines)
-
-
-def to_uint8(img):
-    """Float image in [0, 1] -> uint8."""
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def _progress(total, enabled):
