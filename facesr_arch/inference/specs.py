@@ -44,7 +44,7 @@ class MethodSpec:
         task (str): 'fsr' (super-resolution of LR faces) or 'bfr' (restoration at a fixed size).
         sizes (Callable): (net, Controls) -> (lr_size or None, in_size, out_size). ``lr_size`` is the LR
             size a method bicubic-upsamples to ``in_size`` (W-Net); None feeds any face straight to
-            ``in_size`` (bicubic).
+            ``in_size`` (resized as ``interpolation`` says).
         condition (Callable | None): (net, input side, Controls) -> float per image passed to ``run``,
             or None for methods without one.
         run (Callable): (net, batch, condition tensor or None) -> restored batch.
