@@ -29,7 +29,6 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 from ..data.image_io import list_images, read_image, write_atomic, write_image_atomic
@@ -41,6 +40,7 @@ from ..inference.sources import collect_inputs
 from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
 from ..utils.weights import NETWORK_KEY
+from .figures import plot_sweep
 from .tables import EXTRA_METRICS
 
 # ``--checkpoint NAME=PATH`` where the checkpoint holds no network description: ``--checkpoint-opt NAME=OPT``
@@ -543,34 +543,3 @@ def write_outputs(table, result, folder):
     if table.sweep:
         plot_sweep(table, result, os.path.join(folder, 'sweep.png'))
 
-
-def plot_sweep(table, result, path):
-    """PSNR (or the sweep's metric) against the swept parameter: paper curves dashed, measured solid."""
-    import matplotlib
-    matplotlib.use('Agg')
-    from matplotlib import pyplot as plt
-    xs = [c.x for c in table.columns]
-    numeric = all(isinstance(x, (int, float)) for x in xs)
-    positions = xs if numeric else list(range(len(xs)))
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for i, row in enumerate(result['rows']):
-        color = f'C{i % 10}'
-        for source, style in (('paper', '--'), ('measured', '-')):
-            values = row.get(source)
-            if values is None:
-                continue
-            ys = [np.nan if values.get(c.key) is None else values[c.key] for c in table.columns]
-            label = f'{row["method"]} ({source})' if source == 'measured' or row.get('measured') else row['method']
-            ax.plot(positions, ys, style, marker='o' if source == 'measured' else '.', color=color, label=label)
-    if not numeric:
-        ax.set_xticks(positions, [str(x) for x in xs])
-    metric = table.columns[0].metric
-    ax.set_xlabel(table.sweep.get('axis', ''))
-    ax.set_ylabel(METRICS[metric].label if metric in METRICS else metric)
-    ax.set_title(f'{table.paper.upper()} Table {table.table_id}: paper (dashed) vs measured (solid)', fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=100, metadata={'Software': None})
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
