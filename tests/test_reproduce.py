@@ -198,3 +198,23 @@ def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):
         row = next(r for r in json.load(f)['rows'] if r['method'] == 'Exp.H')
     assert isinstance(row['measured']['psnr'], float) and row['difference']['psnr'] == pytest.approx(
         row['measured']['psnr'] - 31.63)
+
+
+def test_sweep_figure_integer_ticks_unit_and_legend_outside():
+    """MPCNet Table 4 (x4 ... x8): a tick at each factor, printed as an integer; PSNR in dB; the legend beside
+    the axes, never over the curves."""
+    from facesr_arch.reproduce.figures import sweep_figure
+    from facesr_arch.reproduce.runner import assemble
+    table = next(t for t in TABLES if t.sweep and all(isinstance(c.x, (int, float)) for c in t.columns))
+    measured = {table.ours: {c.key: 20.0 + i for i, c in enumerate(table.columns)}}
+    fig = sweep_figure(table, assemble(table, measured, {}))
+    ax = fig.axes[0]
+    xs = [c.x for c in table.columns]
+    assert list(ax.get_xticks()) == xs and all(float(x).is_integer() for x in xs)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(int(x)) for x in xs]
+    assert ax.get_ylabel() == 'PSNR (dB)'
+    fig.canvas.draw()
+    legend, axes = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= axes.x1, 'legend overlaps the axes'
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f'{table.ours} (measured)' in labels and len(labels) == len(table.rows) + 1

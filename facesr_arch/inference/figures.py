@@ -181,7 +181,7 @@ def zoom_insets(tile, source, boxes, nearest=False, ratio=0.42):
     border = max(1, side // 128)
     for box, corner, color in zip(boxes, INSET_CORNERS, INSET_COLORS):
         crop = crop_fraction(source, box)
-        aspect = crop.shape[1] / crop.shape[0]
+        aspect = box[2] / box[3]  # of the box, not of the crop: the same inset size at every resolution
         w = inset_side if aspect >= 1 else max(1, int(round(inset_side * aspect)))
         h = inset_side if aspect < 1 else max(1, int(round(inset_side / aspect)))
         interpolation = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if crop.shape[1] > w else cv2.INTER_CUBIC)
