@@ -11,7 +11,8 @@ unmatched files on either side are listed) or, without GT, by the no-reference m
   unavailable metrics with their reason, the identity threshold curve (W-Net Fig. 6), weight files used,
   options and package versions. Scoring the same folders twice writes identical files.
 - ``timings.json``: seconds spent per method and metric (kept apart so ``metrics.json`` is reproducible).
-- ``bar_<metric>.png`` per metric and ``identity_threshold_curve.png``.
+- ``bar_<metric>.png`` per metric and ``identity_threshold_curve.png``; ``report.html`` (the page to browse,
+  :mod:`.html_report`) is written beside them by the commands.
 """
 import csv
 import importlib.metadata
@@ -414,8 +415,8 @@ def bar_figure(name, methods, values, spreads=None, counts=None):
     ax.set_xticks(range(len(methods)), ticks)
     ax.set_ylabel(f'{info.label} ({info.unit})' if info.unit else info.label)
     ax.margins(y=0.15)
-    spread = ', mean ± SD over the images' if any(s is not None for s in spreads) else ''
-    ax.set_title(f'{info.label} ({"lower" if info.lower_better else "higher"} is better{spread})', fontsize=9)
+    spread = '\nmean ± SD over the images' if any(s is not None for s in spreads) else ''
+    ax.set_title(f'{info.label} ({"lower" if info.lower_better else "higher"} is better){spread}', fontsize=9)
     ax.tick_params(axis='x', labelrotation=30)
     fig.tight_layout()
     return fig

@@ -14,8 +14,9 @@
    parameter tables count the built networks' parameters, runtime tables time the forward passes;
 4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
    per cell; images a metric failed on are listed, e.g. NIQE on faces under 96 px),
-   ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for sweep tables;
-   built in a temporary folder beside it and renamed into place.
+   ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports, each with its ``report.html``),
+   ``report.html`` (:mod:`.report_html`: the table to browse, with each test set's gallery) and ``sweep.png``
+   for sweep tables; built in a temporary folder beside it and renamed into place.
 """
 import copy
 import csv
@@ -41,6 +42,7 @@ from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
 from ..utils.weights import NETWORK_KEY
 from .figures import plot_sweep
+from .report_html import write_reproduce_html
 from .tables import EXTRA_METRICS
 
 # ``--checkpoint NAME=PATH`` where the checkpoint holds no network description: ``--checkpoint-opt NAME=OPT``
@@ -343,6 +345,7 @@ def paper_method(table):
 
 def _measure_images(table, out_dir, work, build, sources, networks, selection, device, batch_size, fid_ref,
                     weights, progress, log):
+    from ..metrics.html_report import write_metrics_html
     from ..metrics.report import compute_report, write_report
     restorers = {name: FaceRestorer(build_network(block, path, key, device), get_spec(block['type']), device)
                  for name, (block, path, key) in networks.items()}
@@ -383,6 +386,8 @@ def _measure_images(table, out_dir, work, build, sources, networks, selection, d
             report, timings = compute_report(folders, gt_dir=gt_dir, metric_names=names, device=device,
                                              fid_reference=fid_ref, weights=weights, progress=progress, **options)
             write_report(report, timings, os.path.join(work, 'metrics', protocol, subset))
+            write_metrics_html(report, os.path.join(work, 'metrics', protocol, subset), lq_dir=lq_dir,
+                               title=f'{table.name}: {protocol}/{subset}')
             for metric, reason in report['unavailable'].items():
                 unavailable.setdefault(metric, reason)
             for row, errs in report['errors'].items():
@@ -526,7 +531,7 @@ def _json_safe(value):
 
 
 def write_outputs(table, result, folder):
-    """``table.md``, ``table.csv``, ``table.json`` and, for sweeps, ``sweep.png`` into ``folder``."""
+    """``table.md``, ``table.csv``, ``table.json``, ``report.html`` and, for sweeps, ``sweep.png`` into ``folder``."""
     write_atomic(os.path.join(folder, 'table.md'), markdown(table, result).encode())
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -542,4 +547,5 @@ def write_outputs(table, result, folder):
                  json.dumps(_json_safe(copy.deepcopy(result)), indent=1, ensure_ascii=False).encode())
     if table.sweep:
         plot_sweep(table, result, os.path.join(folder, 'sweep.png'))
+    write_reproduce_html(table, result, folder, [_decimals(table, c) for c in table.columns])
 
