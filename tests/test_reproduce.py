@@ -113,7 +113,7 @@ def test_table_end_to_end(table, faces, shared_out, small_protocols, capsys):
         args += ['--hq', faces]
     assert reproduce.main(args) == 0
     folder = os.path.join(shared_out, f'{table.paper}_table{table.table_id}')
-    assert {'table.md', 'table.csv', 'table.json'} <= set(os.listdir(folder))
+    assert {'table.md', 'table.csv', 'table.json', 'report.html'} <= set(os.listdir(folder))
     assert os.path.isfile(os.path.join(folder, 'sweep.png')) == bool(table.sweep)
     with open(os.path.join(folder, 'table.json')) as f:
         result = json.load(f)
