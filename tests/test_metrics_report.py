@@ -138,7 +138,7 @@ def test_report_table_csv_json_png(report_run):
     assert os.path.isfile(os.path.join(out, 'identity_threshold_curve.png'))
     with open(os.path.join(out, 'report.html'), encoding='utf-8') as f:  # the page to browse, beside the tables
         page = f.read()
-    assert page.count('class="row') == 3 and 'id="summary"' in page and 'bar_fid.png' in page
+    assert page.count('data-stem=') == 3 and 'id="summary"' in page and 'bar_fid.png' in page
     timings = json.load(open(os.path.join(out, 'timings.json')))
     assert timings['Blur']['images'] == 3 and timings['Blur']['seconds']['fid'] > 0
 
