@@ -13,9 +13,10 @@ def read(name):
 
 
 def requirements():
-    # torch/torchvision/basicsr are installed by the Makefile in a fixed order (see requirements.txt)
+    # torch/torchvision/basicsr are installed by the Makefile in a fixed order (see requirements.txt);
+    # pytest, pytest-xdist and selenium are the test suite's
     lines = [line.split('#')[0].strip() for line in read('requirements.txt').splitlines()]
-    return [line for line in lines if line and not line.startswith(('pytest', 'basicsr'))]
+    return [line for line in lines if line and not line.startswith(('pytest', 'basicsr', 'selenium'))]
 
 
 def compat_module():
