@@ -89,8 +89,7 @@ def test_keys_match_across_zero_padding_and_overlap_is_refused():
 
 
 def test_make_testset_with_keys_and_exclusion(ffhq_small_dir, tmp_path):
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
-    from make_testset import make_testset
+    from facesr_arch.data.testset_build import make_testset
     keys = tmp_path / 'keys.txt'
     keys.write_text('# two faces\n3\n00001\n')
     path = make_testset(ffhq_small_dir, str(tmp_path / 'out'), 'wnet_helen', keys=str(keys))
@@ -105,8 +104,7 @@ def test_make_testset_with_keys_and_exclusion(ffhq_small_dir, tmp_path):
 
 
 def test_real_image_protocol_writes_resized_lqs_only(tmp_path, ffhq_small_dir):
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
-    from make_testset import make_testset
+    from facesr_arch.data.testset_build import make_testset
     make_testset(ffhq_small_dir, str(tmp_path), 'cfgpfssr_real', max_images=2)
     root = tmp_path / 'cfgpfssr_real' / 'real'
     assert os.listdir(root) == ['lq'] and len(os.listdir(root / 'lq')) == 2

@@ -16,9 +16,7 @@ from facesr_arch.data.testset_protocols import PROTOCOLS
 from facesr_arch.reproduce.tables import all_tables, load_paper
 from facesr_arch.benchmark.models import method_options
 from facesr_arch.utils.weights import NETWORK_KEY
-
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import reproduce  # noqa: E402
+from facesr_arch.cli import reproduce
 
 TABLES = all_tables()
 # quick look: the 512 and 1024 px protocols run at this side (and the tiny networks are built for it)
@@ -152,7 +150,7 @@ def test_table_end_to_end(table, faces, shared_out, small_protocols, capsys):
 def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
     """A set is built once per (protocol, seed, image limit, input files); changed inputs rebuild it."""
     from facesr_arch.reproduce.runner import testset
-    from make_testset import make_testset
+    from facesr_arch.data.testset_build import make_testset
     calls = []
 
     def build(*args, **kwargs):

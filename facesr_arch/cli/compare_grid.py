@@ -12,11 +12,16 @@ The LR column is enlarged by nearest neighbour (its pixels stay visible); with -
 captioned with its PSNR-Y (dB) / SSIM-Y against the GT. Zoom boxes are outlined and magnified in the bottom
 corners of every tile, in the same place on each: --zoom x,y,w,h (pixels of the GT image), or the eyes and
 the mouth from a facial-component box file (--components, the format of the training sidecars).
+
+Also ``python -m facesr_arch.cli.compare_grid`` and the console command ``facesr-compare-grid``.
 """
 import argparse
 import json
 import os
 import sys
+
+from ..toolkit.errors import UserError
+from ..utils.safety import check_writable, run_cli
 
 
 def build_parser():
@@ -42,8 +47,6 @@ def build_parser():
 
 def main(argv=None):
     """Write the figure; returns 0, or 2 after a user error (one line on stderr)."""
-    from facesr_arch.toolkit.errors import UserError
-    from facesr_arch.utils.safety import run_cli
     try:
         return run_cli(_main, 'compare_grid', argv)
     except UserError as err:
@@ -52,7 +55,6 @@ def main(argv=None):
 
 
 def _columns(args):
-    from facesr_arch.toolkit.errors import UserError
     if not os.path.isdir(args.lr):
         raise UserError(f'--lr {args.lr}: no such folder')
     columns = [('LR', args.lr)]
@@ -69,7 +71,6 @@ def _columns(args):
 
 
 def _components(path):
-    from facesr_arch.toolkit.errors import UserError
     try:
         with open(path) as f:
             boxes = json.load(f)
@@ -82,10 +83,8 @@ def _components(path):
 
 def _main(argv=None):
     args = build_parser().parse_args(argv)
-    from facesr_arch.data.image_io import list_images, write_image_atomic
-    from facesr_arch.inference.figures import comparison_grid, parse_zoom_box
-    from facesr_arch.toolkit.errors import UserError
-    from facesr_arch.utils.safety import check_writable
+    from ..data.image_io import list_images, write_image_atomic
+    from ..inference.figures import comparison_grid, parse_zoom_box
     columns = _columns(args)
     try:
         zoom = parse_zoom_box(args.zoom) if args.zoom else None
@@ -105,3 +104,7 @@ def _main(argv=None):
     write_image_atomic(args.output, grid)
     print(f'Wrote {args.output}: {len(names)} row(s) x {len(columns)} column(s)')
     return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,15 +1,15 @@
 """Measure one paper table with this plugin: test sets, inference, metrics, and the table beside the paper's.
 
-``scripts/reproduce.py`` is the command line. For a table (:mod:`facesr_arch.reproduce.tables`):
+The command line is :mod:`facesr_arch.cli.reproduce`. For a table (:mod:`facesr_arch.reproduce.tables`):
 
-1. each (protocol, subset) its columns use gets a test set, built by ``scripts/make_testset.py``'s function
+1. each (protocol, subset) its columns use gets a test set, built by :func:`facesr_arch.data.testset_build.make_testset`
    from the user's HQ faces and cached under ``OUT/testsets/<protocol>-<hash>``, the hash covering the
    protocol recipe, seed, image limit, key selection and the input files (paths, sizes, modification times);
    a cached set is reused only when its manifest names the same protocol, seed and degradations;
 2. the measured rows: ``Input`` (the LQ faces, bicubic-upsampled to the GT size when smaller), ``GT`` where
    the paper prints a ground-truth row, and one row per ``--checkpoint NAME=PATH``, restored by the plugin's
    inference code (``facesr_arch.inference``) into ``OUT/outputs/<NAME>-<hash>/<protocol>/<subset>``;
-3. the metrics with the code of ``scripts/calculate_metrics.py`` (``facesr_arch.metrics.report``) under the
+3. the metrics with the code of the ``calculate_metrics`` command (``facesr_arch.metrics.report``) under the
    table's metric options; a metric whose weights are absent is reported unavailable with the reason;
    parameter tables count the built networks' parameters, runtime tables time the forward passes;
 4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
@@ -142,7 +142,7 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None
 
     Args:
         build (Callable): ``make_testset(input_root, output, protocol, seed, max_images, keys=, exclude=)`` of
-            ``scripts/make_testset.py``; returns the manifest path.
+            :mod:`facesr_arch.data.testset_build`; returns the manifest path.
         out_dir (str): The reproduction's output folder (sets go to ``out_dir/testsets``).
         protocol (str): Protocol name.
         source (str): HQ faces (folder or LMDB).
@@ -259,7 +259,7 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
     Args:
         table (PaperTable): The table.
         out_dir (str): Output folder (test sets, outputs and the table folder go there).
-        build (Callable): ``make_testset`` of ``scripts/make_testset.py``.
+        build (Callable): :func:`facesr_arch.data.testset_build.make_testset`.
         hq (list[str] | None): ``--hq`` entries (see :func:`hq_sources`); unused by parameter tables.
         checkpoints (dict[str, str] | None): Row name -> checkpoint.
         checkpoint_opts (dict[str, str] | None): Row name -> option file, for checkpoints that do not
