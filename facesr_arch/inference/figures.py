@@ -1,4 +1,6 @@
-"""Labelled strips and grids like the papers' qualitative figures, and a coloured parsing-map inset."""
+"""Labelled strips and grids like the papers' qualitative figures: LR tiles enlarged by nearest neighbour,
+zoom boxes with magnified insets at the same place on every tile, per-tile PSNR / SSIM captions, a coloured
+parsing-map inset, and the labelled whole-photo comparison tiles."""
 import os
 
 import cv2
@@ -10,10 +12,14 @@ from ..utils.face_parsing import NUM_CLASSES
 LABEL_HEIGHT_RATIO = 0.12
 
 
+def as_uint8(img):
+    """uint8 images as they are; float images in [0, 1] rounded to uint8."""
+    return img if img.dtype == np.uint8 else np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
 def fit_tile(img, side):
     """uint8 (or float [0, 1]) BGR image -> uint8 ``side`` x ``side`` tile (area when shrinking, cubic else)."""
-    if img.dtype != np.uint8:
-        img = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    img = as_uint8(img)
     if img.shape[:2] == (side, side):
         return img
     interpolation = cv2.INTER_AREA if img.shape[0] > side else cv2.INTER_CUBIC
@@ -107,26 +113,10 @@ def find_by_stem(folder, stem):
     return None
 
 
-def read_tile(folder, stem, side):
-    """The image ``stem`` of ``folder`` as a ``side`` tile, or a gray tile if it is missing or unreadable.
-
-    Returns:
-        tuple[ndarray, bool]: The tile and whether the image was found and read.
-    """
-    path = find_by_stem(folder, stem)
-    if path is not None:
-        try:
-            return fit_tile(read_image(path), side), True
-        except ImageDecodeError:
-            pass
-    return np.full((side, side, 3), 128, np.uint8), False
-
-
 def pixelated(img, side):
     """An LR image as a ``side`` tile enlarged by nearest neighbour: its pixels stay visible as blocks, so it
     does not look like a bicubic upsampling of itself."""
-    if img.dtype != np.uint8:
-        img = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    img = as_uint8(img)
     return cv2.resize(img, (side, side), interpolation=cv2.INTER_NEAREST)
 
 
@@ -259,7 +249,7 @@ def _read_or_none(folder, stem):
         img = read_image(path)
     except ImageDecodeError:
         return None
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    return as_uint8(img)
 
 
 def comparison_grid(columns, names, side=256, gt_dir=None, zoom=None, component_boxes_by_stem=None,
@@ -321,7 +311,7 @@ def comparison_grid(columns, names, side=256, gt_dir=None, zoom=None, component_
             row.append(tile)
             if is_lr:
                 caption.append(f'{img.shape[1]}x{img.shape[0]} px')
-            elif gt is not None and img is not None and np.array_equal(img, gt):
+            elif gt is not None and np.array_equal(img, gt):  # the GT column: what the numbers are
                 caption.append('PSNR-Y / SSIM-Y' if scores else None)
             else:
                 caption.append(tile_scores(img, gt) if scores and gt is not None else None)
@@ -339,7 +329,7 @@ CMP_MIN_SIDE = 256  # whole-photo comparison tiles: labels of ~30 px height stay
 def labelled_pair(crop, face, label, min_side=CMP_MIN_SIDE):
     """A whole-photo comparison tile: the aligned input crop (nearest-enlarged, pixels visible) beside the
     restored face, both at least ``min_side`` px, each under a label (``'input WxH px'``, ``label``)."""
-    crop = crop if crop.dtype == np.uint8 else np.clip(np.round(crop * 255), 0, 255).astype(np.uint8)
+    crop = as_uint8(crop)
     side = max(min_side, face.shape[0])
     h, w = crop.shape[:2]
     return labelled_grid([[pixelated(crop, side), face]], [f'input {w}x{h} px', label], side=side)
