@@ -276,7 +276,8 @@ def run_whole_images(items, restorer, detector, out_dir, batch_size=1, overwrite
             name = f'{item.key}_{i:02d}.png'
             write_image_atomic(os.path.join(out_dir, 'cropped_faces', name), to_uint8(crop))
             write_image_atomic(os.path.join(out_dir, 'restored_faces', name), face)
-            write_image_atomic(os.path.join(out_dir, 'cmp', name), labelled_pair(to_uint8(crop), face, restorer.spec.name))
+            write_image_atomic(os.path.join(out_dir, 'cmp', name),
+                               labelled_pair(to_uint8(crop), face, restorer.spec.name))
         if not crops:
             summary.no_face.append(item.key)
         write_image_atomic(final, paste_faces(photo, restored, matrices, sizes, outscale))

@@ -272,7 +272,8 @@ JS = """
       var frame = event.target.closest('.frame');
       if (!frame || !frame.closest('figure.tile[data-full]')) { return; }
       var rect = frame.getBoundingClientRect();
-      zoomRow(frame.closest('.row'), (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
+      zoomRow(frame.closest('.row'), (event.clientX - rect.left) / rect.width,
+              (event.clientY - rect.top) / rect.height);
     });
   });
   document.querySelectorAll('table.sortable').forEach(function (table) {
