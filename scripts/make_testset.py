@@ -32,6 +32,11 @@ def build_parser():
     parser.add_argument('--exclude-keys', action='append', default=[], metavar='PATH',
                         help='training faces the test set must not share (key list file, LMDB or folder; '
                         'repeatable)')
+    parser.add_argument('--dataset', help='the data set of --input (celeba_hq, celeba, ffhq, ...); default: the one '
+                        "the protocol's key list names (MPCNet: celeba_hq, whose parser-training faces are refused)")
+    parser.add_argument('--celeba-lists', nargs=2, metavar=('IMAGE_LIST', 'LIST_EVAL_PARTITION'),
+                        help="GCFSR's CelebA-Test: derive its faces from CelebA-HQ's image_list.txt and CelebA's "
+                        'list_eval_partition.txt (facesr_arch/data/testset_keys.py states the rule)')
     parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
     parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
@@ -62,11 +67,11 @@ from create_lmdb import create_lmdb  # noqa: E402
 
 
 def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=False, overwrite=False, keys=None,
-                 exclude=(), log=print):
+                 exclude=(), log=print, dataset=None, celeba_lists=None):
     """Write one protocol's subsets and manifest; returns the manifest path.
 
-    ``keys`` / ``exclude``: see ``facesr_arch.data.testset_keys.resolve_test_keys`` (None: every input image;
-    'paper': the protocol's key list; or a list file / LMDB / folder).
+    ``keys`` / ``exclude`` / ``dataset`` / ``celeba_lists``: see ``facesr_arch.data.testset_keys.resolve_test_keys``
+    (None: every input image; 'paper': the protocol's key list; or a list file / LMDB / folder).
 
     The set is built in a temporary folder beside OUTPUT/PROTOCOL and renamed into place when complete: an
     existing set (``overwrite``) is replaced only then, and a failed run leaves nothing behind. An image that
@@ -86,7 +91,8 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
     refuse_input_inside([input_root], root, 'test set')
     with staged_folder(root, overwrite) as staging:
         source = ImageSource(input_root)
-        keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root)
+        keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root, dataset,
+                                             celeba_lists)
         keys = keys[:max_images] if max_images else keys
         skipped, upsampled = {}, {}
         if lmdb:
@@ -157,7 +163,8 @@ def main(argv=None):
     check_writable(args.output, 'output folder')
     for protocol in args.protocol:
         path = make_testset(args.input, args.output, protocol, args.seed, args.max_images, args.lmdb,
-                            args.overwrite, args.keys, args.exclude_keys, log=lambda line: print(line, file=sys.stderr))
+                            args.overwrite, args.keys, args.exclude_keys, log=lambda line: print(line, file=sys.stderr),
+                            dataset=args.dataset, celeba_lists=args.celeba_lists)
         print(f'Wrote {os.path.dirname(path)} (manifest: {path})')
     return 0
 

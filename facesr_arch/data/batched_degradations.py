@@ -39,6 +39,9 @@ def record_to_tensors(record, canvas=KERNEL_CANVAS):
         downsampler: upper-left pixel of each cell), 'color_jitter' (3, RGB), and GFPGAN's LQ-only colour
         steps: 'gray', 'colour_order' (4, indices into COLOUR_FACTORS; -1: none), 'colour_factors' (4).
     """
+    if record.get('upsampler', record['interpolation']) != record['interpolation']:
+        raise ValueError(f"The batched path resizes back with the record's interpolation "
+                         f"({record['interpolation']}); upsampler {record['upsampler']!r} runs on the CPU path only")
     kernel = blind_kernel(record)
     if kernel is None:  # no blur, or median blur (applied separately): identity kernel
         kernel = np.ones((1, 1), np.float32)

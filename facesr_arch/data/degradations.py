@@ -252,7 +252,8 @@ def apply_colour_factors(rgb, factors):
 def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'motion'), gaussian_size=(3, 15),
                          average_size=(3, 15), median_size=(3, 15), motion_length=(5, 25),
                          motion_angle=(0, 180), scale_range=(4, 16), noise_range=(0, 25.5),
-                         compression_range=(10, 65), out_size=512, downsampler='upper_left', jpeg_q='quality'):
+                         compression_range=(10, 65), out_size=512, downsampler='upper_left', jpeg_q='quality',
+                         upsampler='cubic'):
     """Parameters of MPCNet's degradation, eq. (1) and section 3.1.
 
     Decisions where the text is ambiguous:
@@ -276,7 +277,10 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
       stronger compression". ``jpeg_q: quality`` (default) takes the equation: JPEG quality q in [10, 65];
       ``level`` takes the text: quality 100 - q in [35, 90]. The quality reading lands closer to the paper's
       Input rows (testset_calibration.py). ``compression_range: ~`` disables JPEG.
-    - Output: resized back to 512 px with bicubic sampling (section 3.2).
+    - Output: resized back to 512 px "with bicubic sampling" (section 3.2.1): ``upsampler: cubic``, OpenCV's
+      bicubic. The other values (``matlab_cubic``: MATLAB's bicubic, ``linear``, ``nearest``, ``area``) exist
+      to measure that reading against the paper's Input rows (testset_calibration.py); only ``cubic`` and
+      ``linear`` have a batched (training-device) implementation.
     """
     record = {'blur': 'none', 'kernel_size': 0}
     if blur_types:
@@ -298,12 +302,16 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
         raise ValueError(f"jpeg_q must be 'quality' or 'level', got {jpeg_q!r}")
     if downsampler not in ('upper_left', 'cubic'):
         raise ValueError(f"downsampler must be 'upper_left' or 'cubic', got {downsampler!r}")
+    if upsampler not in UPSAMPLERS:
+        raise ValueError(f"upsampler must be one of {', '.join(UPSAMPLERS)}, got {upsampler!r}")
     jpeg_range = compression_range
     if compression_range is not None and jpeg_q == 'level':
         jpeg_range = (100 - compression_range[1], 100 - compression_range[0])
     record = _draw_tail(rng, record, scale_range, noise_range, jpeg_range, 'cubic', out_size)
     if downsampler == 'upper_left':
         record['downsampler'] = 'upper_left'
+    if upsampler != 'cubic':
+        record['upsampler'] = upsampler
     return record
 
 
@@ -337,7 +345,20 @@ def sample_pvfr_params(rng, kernel_size=41, blur_types=('gaussian', 'motion'), b
 
 # --------------------------------------------------------------------------- blind models: application
 
-_CV2_INTERPOLATION = {'linear': cv2.INTER_LINEAR, 'cubic': cv2.INTER_CUBIC}
+_CV2_INTERPOLATION = {'linear': cv2.INTER_LINEAR, 'cubic': cv2.INTER_CUBIC, 'nearest': cv2.INTER_NEAREST,
+                      'area': cv2.INTER_AREA}
+# how an LQ can be brought back to its output size (a record's 'upsampler'; default: its 'interpolation')
+UPSAMPLERS = ('cubic', 'matlab_cubic', 'linear', 'nearest', 'area')
+
+
+def resize_back(img, out_h, out_w, method):
+    """Resize an LQ to (out_h, out_w) by ``method`` (one of UPSAMPLERS); 'matlab_cubic' is MATLAB's imresize."""
+    if method == 'matlab_cubic':
+        h, w = img.shape[:2]
+        if h == w and out_h == out_w:
+            return imresize(img, out_h / h)[:out_h, :out_w]
+        return cv2.resize(imresize(img, out_h / h), (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(img, (out_w, out_h), interpolation=_CV2_INTERPOLATION[method])
 
 
 def jpeg_compress(img, quality):
@@ -393,7 +414,7 @@ def apply_blind(img, rng, record):
     if record['jpeg_quality'] is not None:
         lq = jpeg_compress(lq, record['jpeg_quality'])
     out_h, out_w = (record['out_size'], ) * 2 if record['out_size'] else (h, w)
-    lq = cv2.resize(lq, (out_w, out_h), interpolation=interpolation)
+    lq = resize_back(lq, out_h, out_w, record.get('upsampler', record['interpolation']))
     if record.get('color_jitter') is not None:
         lq = np.clip(lq + np.asarray(record['color_jitter'], np.float32), 0, 1)
     if record.get('gray') or record.get('color_jitter_pt'):
@@ -415,12 +436,12 @@ def gfpgan_blind(img, rng, kernel_size=41, aniso_prob=0.5, blur_sigma=(0.1, 10),
 def mpcnet_blind(img, rng, blur_types=('gaussian', 'average', 'median', 'motion'), gaussian_size=(3, 15),
                  average_size=(3, 15), median_size=(3, 15), motion_length=(5, 25), motion_angle=(0, 180),
                  scale_range=(4, 16), noise_range=(0, 25.5), compression_range=(10, 65), out_size=512,
-                 downsampler='upper_left', jpeg_q='quality'):
+                 downsampler='upper_left', jpeg_q='quality', upsampler='cubic'):
     """MPCNet's degradation, eq. (1); parameters and decisions as :func:`sample_mpcnet_params`.
     Returns (LQ at ``out_size``, record)."""
     record = sample_mpcnet_params(rng, blur_types, gaussian_size, average_size, median_size, motion_length,
                                   motion_angle, scale_range, noise_range, compression_range, out_size, downsampler,
-                                  jpeg_q)
+                                  jpeg_q, upsampler)
     return apply_blind(img, rng, record), record
 
 

@@ -97,6 +97,10 @@ PROTOCOLS = {
     'pvfr_celeba_test': _protocol(
         PVFR, (1, 5), 'CelebA-HQ', 2556, {'celeba_test': _subset(512, PVFR_EQ17)}, keys='pvfr_celeba_test',
         notes='2,556 CelebA faces "with complex facial postures" (4.1), degraded by eq. (17); no Input row'),
+    'pvfr_runtime': _protocol(
+        PVFR, (6, ), 'CelebA-HQ', 200, {'runtime': _subset(512, PVFR_EQ17)}, keys='pvfr_runtime',
+        notes='"hundreds of randomly selected 512 x 512 face images" timed on one V100 (5); their degradation is '
+        'not stated: 200 faces drawn from the CelebA Data list, degraded by eq. (17) as Table 1; no Input PSNR'),
     'pvfr_fsr_x4': _protocol(
         PVFR, (2, ), 'CelebA-HQ', 1500,
         {'x4': _subset(512, {'type': 'pvfr_fsr', 'scale': 4, 'blind': dict(PVFR_EQ17)}, (23.757, 0.641))},
@@ -117,7 +121,11 @@ PROTOCOLS = {
         keys='gcfsr_celeba_hq_100', notes='the 100 CelebA-HQ faces of GLEAN; bicubic down and up; no Input row'),
     'gcfsr_blind_celeba_test': _protocol(
         GCFSR, (3, ), 'CelebA-HQ', 3000, {'celeba_test': _subset(512, {'type': 'gfpgan_blind'})},
-        keys='gcfsr_celeba_test', notes="3,000 CelebA-HQ test faces at 512 px, GFPGAN's degradation; no Input row"),
+        keys='gcfsr_celeba_test', notes='"As suggested in [GFPGAN], we create CelebA-Test with 3,000 CelebA-HQ images '
+        "from its testing partition\" (4): the CelebA-HQ faces of CelebA's test partition, derived on the user's "
+        'machine from the two datasets\' lists (--celeba-lists; testset_keys.py states the rule for the 2,824 '
+        "it holds), at 512 px with GFPGAN's degradation; or the CelebA-Test pairs GFPGAN distributes (reproduce "
+        '--pairs); no Input row'),
     'gcfsr_adv_x4_x8': _protocol(
         GCFSR, (4, ), 'CelebA-HQ', 100,
         {f'x{s}': _subset(512, {'type': 'multiscale_bicubic', 'factors': [s]}) for s in (4, 8)},
@@ -139,10 +147,11 @@ PROTOCOLS = {
         keys='wnet_celeba_mode1', metric=Y, notes='Training Mode I: 1000 test faces'),
     'wnet_celeba_mode2': _protocol(
         WNET, (1, 2, 3), 'CelebA (OpenFace-cropped, 128 px)', 100,
-        {'x4': _subset(128, {'type': 'wnet_bicubic', 'scale': 4}, (27.38, 0.8002)),
-         'x8': _subset(128, {'type': 'wnet_bicubic', 'scale': 8}, (23.46, 0.6776))},
-        keys='wnet_celeba_mode2', metric=Y, notes='Training Mode II: 100 test faces (Table 1 prints one Bicubic '
-        'row for both modes)'),
+        {'x4': _subset(128, {'type': 'wnet_bicubic', 'scale': 4}),
+         'x8': _subset(128, {'type': 'wnet_bicubic', 'scale': 8})},
+        keys='wnet_celeba_mode2', metric=Y, notes='Training Mode II: "For Training Mode II, 100 images are used '
+        "for testing\" (4.1); Table 1's Bicubic row is printed in the Mode I half only, so Mode II's has no paper "
+        'value'),
     'wnet_helen': _protocol(
         WNET, (1, 2), 'Helen (128 px)', 50,
         {'x4': _subset(128, {'type': 'wnet_bicubic', 'scale': 4}, (28.12, 0.8423)),
