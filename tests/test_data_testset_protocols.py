@@ -191,3 +191,36 @@ def test_celeba_test_is_derived_from_the_partition_lists(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match='omit --celeba-lists'):
         resolve_test_keys(available, get_protocol('mpcnet_celeba_test'), None, celeba_lists=(image_list,
                                                                                              eval_partition))
+
+
+def test_mpcnet_table5_columns():
+    """Table 5: eight 10 px kernels, Gaussian sizes rising, then motion at 45 ('/'), 90 ('|'), 0 ('-') and 135
+    ('\\') degrees, in the table's printed column order, each with the Input value printed in that column."""
+    from facesr_arch.data.batched_degradations import record_to_tensors
+    from facesr_arch.data.degradations import blind_kernel, sample_blind_params
+    from facesr_arch.reproduce.tables import load_table
+    recipe = get_protocol('mpcnet_blur_sweep')
+    table = load_table('mpcnet', '5')
+    expected = ['gaussian3', 'gaussian7', 'gaussian11', 'gaussian15', 'motion45', 'motion90', 'motion0', 'motion135']
+    assert list(recipe['subsets']) == [c.subset for c in table.columns] == expected
+    assert [recipe['subsets'][s]['paper_input'][0] for s in expected] == [table.row('Input').values[c.key]
+                                                                         for c in table.columns]
+    assert table.row('MPCNet (ours)').values['motion45'] == 23.57  # the fifth printed column
+    kernels, sigmas = {}, []
+    for name in expected:
+        record = sample_blind_params(np.random.default_rng(0), recipe['subsets'][name]['degradation'])
+        assert record['noise_sigma'] == 0 and record['kernel_size'] == 10
+        kernels[name] = blind_kernel(record)
+        assert kernels[name].shape == (10, 10) and kernels[name].sum() == pytest.approx(1, abs=1e-5)
+        assert record_to_tensors(record)['kernel'].shape == (41, 41)
+        if name.startswith('gaussian'):
+            sigmas.append(record['sigma_x'])
+            assert np.allclose(kernels[name], kernels[name][::-1, ::-1])  # centred between the middle taps
+    assert sigmas == sorted(sigmas) and sigmas[0] < 1 < 2.5 < sigmas[-1]
+    rows, cols = np.indices((10, 10)) - 4.5
+    for name, (dy, dx) in {'motion45': (-1, 1), 'motion90': (1, 0), 'motion0': (0, 1), 'motion135': (1, 1)}.items():
+        k = kernels[name]
+        # the line runs along (dy, dx) (image rows grow downwards: '/' rises to the right): no spread across it
+        across = np.sum(k * (rows * dx - cols * dy) ** 2) / (dx * dx + dy * dy)
+        along = np.sum(k * (rows * dy + cols * dx) ** 2) / (dx * dx + dy * dy)
+        assert across < 0.5 < 4 < along, name

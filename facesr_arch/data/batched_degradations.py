@@ -47,8 +47,8 @@ def record_to_tensors(record, canvas=KERNEL_CANVAS):
         kernel = np.ones((1, 1), np.float32)
     if kernel.shape[0] > canvas:
         raise ValueError(f"Kernel of {kernel.shape[0]} px exceeds the {canvas} px canvas of the batched path")
-    pad = (canvas - kernel.shape[0]) // 2
-    kernel = np.pad(kernel, pad)
+    before = (canvas - kernel.shape[0]) // 2  # an even kernel keeps its half-pixel offset (as cv2.filter2D)
+    kernel = np.pad(kernel, (before, canvas - kernel.shape[0] - before))
     jitter = record.get('color_jitter') or [0.0, 0.0, 0.0]
     factors = record.get('color_jitter_pt') or []
     return {

@@ -125,9 +125,15 @@ def wnet_bicubic(img, rng, scale=4, upsample=True, quantize=True):
 
 
 def gaussian_kernel(size, sigma_x, sigma_y, rotation):
-    """Normalised (anisotropic) Gaussian kernel (size x size), BasicSR's bivariate Gaussian."""
+    """Normalised (anisotropic) Gaussian kernel (size x size), BasicSR's bivariate Gaussian. An even ``size`` is
+    centred between its two middle taps (symmetric), as a 10 px kernel (MPCNet Table 5) can only be; filtering
+    with it shifts the image by half a pixel, like any even kernel."""
+    grid = None
+    if size % 2 == 0:
+        axis = np.arange(size) - (size - 1) / 2
+        grid = np.stack(np.meshgrid(axis, axis), axis=-1)
     isotropic = sigma_x == sigma_y
-    return bivariate_Gaussian(size, sigma_x, sigma_y, rotation, isotropic=isotropic).astype(np.float32)
+    return bivariate_Gaussian(size, sigma_x, sigma_y, rotation, grid=grid, isotropic=isotropic).astype(np.float32)
 
 
 def motion_kernel(size, length, angle):
@@ -253,7 +259,7 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
                          average_size=(3, 15), median_size=(3, 15), motion_length=(5, 25),
                          motion_angle=(0, 180), scale_range=(4, 16), noise_range=(0, 25.5),
                          compression_range=(10, 65), out_size=512, downsampler='upper_left', jpeg_q='quality',
-                         upsampler='cubic'):
+                         upsampler='cubic', kernel_window=None):
     """Parameters of MPCNet's degradation, eq. (1) and section 3.1.
 
     Decisions where the text is ambiguous:
@@ -265,7 +271,9 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
       OpenCV's standard deviation for that width; average/median: odd width in [3, 15]; motion: a line of
       length in [5, 25] px at an angle drawn in [0, 180) degrees on a canvas of the next odd size.
       Read as a standard deviation instead, the Input PSNR would fall with the Gaussian size where Table
-      5's row rises (testset_calibration.py). An empty ``blur_types`` disables the blur.
+      5's row rises (testset_calibration.py). An empty ``blur_types`` disables the blur. ``kernel_window``
+      (None: the kernel's own width) draws every kernel on a window of that side instead, the drawn width
+      still setting the Gaussian's standard deviation: Table 5's "The kernel widths are set to 10".
     - Downsampler: "the standard r-fold downsampler" is read as in the restoration literature that coined
       the phrase (Zhang et al., "Deep unfolding network for image super-resolution", CVPR 2020): keep the
       upper-left pixel of each r x r cell (``downsampler: upper_left``; ``cubic`` is OpenCV bicubic
@@ -278,9 +286,9 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
       ``level`` takes the text: quality 100 - q in [35, 90]. The quality reading lands closer to the paper's
       Input rows (testset_calibration.py). ``compression_range: ~`` disables JPEG.
     - Output: resized back to 512 px "with bicubic sampling" (section 3.2.1): ``upsampler: cubic``, OpenCV's
-      bicubic. The other values (``matlab_cubic``: MATLAB's bicubic, ``linear``, ``nearest``, ``area``) exist
-      to measure that reading against the paper's Input rows (testset_calibration.py); only ``cubic`` and
-      ``linear`` have a batched (training-device) implementation.
+      bicubic (the closest bicubic to every Input row; the text rules out the others). The other values
+      (``matlab_cubic``: MATLAB's bicubic, ``linear``, ``nearest``, ``area``) measure that reading against the
+      paper's Input rows (testset_calibration.py) and run on the CPU path only (the batched path refuses them).
     """
     record = {'blur': 'none', 'kernel_size': 0}
     if blur_types:
@@ -298,6 +306,10 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
                       'motion_angle': math.radians(_uniform(rng, motion_angle))}
         else:
             raise ValueError(f"Unknown MPCNet blur type {blur!r}; known: gaussian, average, median, motion")
+    if kernel_window is not None and record['blur'] in ('gaussian', 'motion'):
+        record['kernel_size'] = int(kernel_window)
+    elif kernel_window is not None and blur_types:
+        raise ValueError(f'kernel_window applies to Gaussian and motion kernels, not {record["blur"]} blur')
     if jpeg_q not in ('quality', 'level'):
         raise ValueError(f"jpeg_q must be 'quality' or 'level', got {jpeg_q!r}")
     if downsampler not in ('upper_left', 'cubic'):
@@ -436,12 +448,12 @@ def gfpgan_blind(img, rng, kernel_size=41, aniso_prob=0.5, blur_sigma=(0.1, 10),
 def mpcnet_blind(img, rng, blur_types=('gaussian', 'average', 'median', 'motion'), gaussian_size=(3, 15),
                  average_size=(3, 15), median_size=(3, 15), motion_length=(5, 25), motion_angle=(0, 180),
                  scale_range=(4, 16), noise_range=(0, 25.5), compression_range=(10, 65), out_size=512,
-                 downsampler='upper_left', jpeg_q='quality', upsampler='cubic'):
+                 downsampler='upper_left', jpeg_q='quality', upsampler='cubic', kernel_window=None):
     """MPCNet's degradation, eq. (1); parameters and decisions as :func:`sample_mpcnet_params`.
     Returns (LQ at ``out_size``, record)."""
     record = sample_mpcnet_params(rng, blur_types, gaussian_size, average_size, median_size, motion_length,
                                   motion_angle, scale_range, noise_range, compression_range, out_size, downsampler,
-                                  jpeg_q, upsampler)
+                                  jpeg_q, upsampler, kernel_window)
     return apply_blind(img, rng, record), record
 
 

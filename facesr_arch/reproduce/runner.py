@@ -580,6 +580,9 @@ def markdown(table, result):
     for col in result['columns']:
         lines.append(f'- {col["label"]}: {col["definition"]}' + (f' [{col["protocol"]}/{col["subset"]}]'
                                                                   if col['protocol'] else ''))
+    for group in table.groups:
+        lines.append(f"- {group['name']} rows (--checkpoint {group['key']}:NAME=PATH): the columns on "
+                     f"{table.protocol} are measured on {group['protocol']}")
     for metric, reason in result['unavailable'].items():
         lines.append(f'- {metric}: unavailable ({reason})')
     for name, info in result.get('measured_on', {}).items():
