@@ -88,7 +88,8 @@ PROTOCOLS = {
               for s, p in zip((4, 5, 6, 7, 8), (22.97, 22.63, 21.33, 20.64, 20.34))},
              **{f'x{s}': _subset(512, _mpcnet(scale_range=[s, s])) for s in (6.5, 7.15)}),
         keys='mpcnet_celeba_test', exclude=['mpcnet_parser_train'],
-        notes='x4..x8 of Table 4 plus the non-integer x6.5 / x7.15 of Figs. 9-10'),
+        notes='x4..x8 of Table 4 plus the non-integer x6.5 / x7.15 of Figs. 9-10; r pinned, the rest of eq. (1) '
+        'drawn once per face (the readings tried, resizing back to 512 px included: testset_calibration.py)'),
     'mpcnet_blur_sweep': _protocol(
         MPCNET, (5, ), 'CelebA-HQ', 3000,
         dict({f'gaussian{w}': _subset(512, _mpcnet(blur_types=['gaussian'], gaussian_size=[w, w], noise_range=[0, 0],
