@@ -269,3 +269,17 @@ def test_user_pairs_are_a_test_set(ffhq_small_dir, tmp_path, capsys):
     assert '1 LQ images without GT (first: 00000009)' in capsys.readouterr().err
     assert reproduce.main(args + ['--pairs', f'helen={lq}', str(gt)]) == 2
     assert "names no test set of gcfsr table 3" in capsys.readouterr().err
+
+
+def test_mpcnet_table_on_numeric_ffhq_names_with_dataset(ffhq_small_dir, tmp_path, small_protocols, capsys):
+    """FFHQ's numeric names collide with MPCNet's parser-training CelebA-HQ list: refused with the option named,
+    measured with --dataset ffhq (the Input row needs no checkpoint)."""
+    args = ['--paper', 'mpcnet', '--table', '4', '--out', str(tmp_path / 'out'), '--device', 'cpu', '--hq',
+            ffhq_small_dir, '--max-images', '1']
+    assert reproduce.main(args) == 2
+    assert '--dataset NAME (e.g. --dataset ffhq)' in capsys.readouterr().err
+    assert reproduce.main(args + ['--dataset', 'ffhq']) == 0
+    with open(tmp_path / 'out' / 'mpcnet_table4' / 'table.json') as f:
+        result = json.load(f)
+    assert result['options']['dataset'] == 'ffhq'
+    assert all(isinstance(v, float) for v in result['rows'][0]['measured'].values())
