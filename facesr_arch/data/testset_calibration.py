@@ -27,18 +27,18 @@ above); over the 20 MPCNet columns, quality = q misses by 10.6 dB in total again
 How the LR face is brought back to 512 px (``mpcnet_blind`` ``upsampler``; the Input row and the network see the
 same image), decimation and q as chosen, differences from the paper's Input rows in dB:
 
-=====================  ======  ==================================  =================  ============
-upsampler              T3      T4 x4 / x5 / x6 / x7 / x8           T5 (8 columns)     T6 n0 ... n25
-=====================  ======  ==================================  =================  ============
-OpenCV bicubic (kept)  +0.58   +1.61 / +0.67 / +1.30 / +1.37 / +1.56  -0.42 ... +0.41   -0.38 ... +0.09
-MATLAB bicubic         +0.66   +1.68 / +0.74 / +1.38 / +1.45 / +1.64  -0.35 ... +0.50   -0.32 ... +0.17
-bilinear               +0.88   +1.87 / +0.93 / +1.57 / +1.66 / +1.84  -0.10 ... +0.76   -0.18 ... +0.38
-nearest                -0.26   +1.14 / -0.17 / +0.47 / +0.57 / +0.99  -1.40 ... -0.50   -1.20 ... -0.71
-area                   +0.10   +1.14 / +0.40 / +0.99 / +1.01 / +0.99  -0.88 ... +0.23   -0.84 ... -0.36
-=====================  ======  ==================================  =================  ============
+=====================  ======  ======================================  =================  ===============
+upsampler              T3      T4 x4 / x5 / x6 / x7 / x8               T5 (8 columns)     T6 n0 ... n25
+=====================  ======  ======================================  =================  ===============
+OpenCV bicubic (kept)  +0.58   +1.61 / +0.67 / +1.30 / +1.37 / +1.56    -0.42 ... +0.41   -0.38 ... +0.09
+MATLAB bicubic         +0.66   +1.68 / +0.74 / +1.38 / +1.45 / +1.64    -0.35 ... +0.50   -0.32 ... +0.17
+bilinear               +0.88   +1.87 / +0.93 / +1.57 / +1.66 / +1.84    -0.16 ... +0.77   -0.18 ... +0.38
+nearest                -0.26   +1.14 / -0.17 / +0.47 / +0.57 / +0.99    -1.28 ... -0.50   -1.20 ... -0.71
+area                   +0.10   +1.14 / +0.40 / +0.99 / +1.01 / +0.99    -0.87 ... -0.07   -0.84 ... -0.36
+=====================  ======  ======================================  =================  ===============
 
 Nearest-neighbour (and area) resizing would bring Table 4 closest on every column, but section 3.2.1 resizes
-a smaller input "to 512 x 512 with bicubic sampling", and both would move Tables 5 and 6 0.5-1.4 dB below
+a smaller input "to 512 x 512 with bicubic sampling", and both would move Tables 5 and 6 up to 1.3 dB below
 their rows: the OpenCV bicubic stays, the closest bicubic on all five Table 4 columns. Eq. (1)'s other
 factors in Table 4 (OpenCV bicubic; x4 ... x8): drawn once per face and shared by the five columns (kept;
 the draws of a face do not depend on r) +1.61 / +0.67 / +1.30 / +1.37 / +1.56; pinned per column to Fig. 9's
