@@ -155,11 +155,16 @@ def protocol_keys(keys_name, celeba_lists=None):
     Raises:
         ValueError: A derived list without ``celeba_lists``.
     """
+    return paper_keys(keys_name, celeba_lists)[0]
+
+
+def paper_keys(keys_name, celeba_lists=None):
+    """:func:`protocol_keys` with a description of where they came from: (keys, description)."""
     if is_derived(keys_name):
         if not celeba_lists:
             raise ValueError(f'Key list {keys_name} is derived from the datasets\' own lists: {DERIVED_HOW}')
-        return derive_celeba_test(*celeba_lists, count=KEY_LISTS[keys_name][2][1])[0]
-    return read_key_file(key_list_path(keys_name))
+        return derive_celeba_test(*celeba_lists, count=KEY_LISTS[keys_name][2][1])
+    return read_key_file(key_list_path(keys_name)), f'key list {keys_name}'
 
 
 # ------------------------------------------------------------------------------ CelebA's evaluation partition
@@ -339,14 +344,8 @@ def resolve_test_keys(available, recipe, keys=None, exclude=(), input_name='the 
         if not recipe.get('keys'):
             raise ValueError(f"This protocol has no key list ({recipe['dataset']}: the set is the images you "
                              'provide); omit --keys or pass --keys FILE')
-        name = recipe['keys']
-        if is_derived(name):
-            if not celeba_lists:
-                raise ValueError(f'Key list {name} is derived from the datasets\' own lists: {DERIVED_HOW}')
-            wanted, described = derive_celeba_test(*celeba_lists, count=KEY_LISTS[name][2][1])
-        else:
-            wanted, described = protocol_keys(name), f'key list {name}'
-        chosen = select_keys(available, wanted, f'key list {name}', input_name)
+        wanted, described = paper_keys(recipe['keys'], celeba_lists)
+        chosen = select_keys(available, wanted, f"key list {recipe['keys']}", input_name)
     else:
         chosen, described = select_keys(available, read_key_file(keys), keys, input_name), keys
     for name in recipe.get('exclude', ()):

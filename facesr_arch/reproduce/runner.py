@@ -299,12 +299,13 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
     if set(checkpoint_opts) - set(checkpoints):
         raise ReproduceError(f'--checkpoint-opt names {sorted(set(checkpoint_opts) - set(checkpoints))} have no '
                              '--checkpoint')
+    for name in checkpoints:  # an unknown row-group prefix is refused before any checkpoint is read
+        split_row_name(table, name)
     networks = {}
     for name, path in checkpoints.items():
         resolved = checkpoint_network(path, checkpoint_opts.get(name))
         if resolved is None:
             raise ReproduceError(NEEDS_OPT.format(path=path, key=NETWORK_KEY, name=name))
-        split_row_name(table, name)  # an unknown group prefix is refused before any work
         networks[name] = resolved
     if celeba_lists and not any(get_protocol(p).get('keys') and is_derived(get_protocol(p)['keys'])
                                 for p, _ in table.measured_on):
