@@ -34,6 +34,11 @@ def build_parser():
     parser.add_argument('--exclude-keys', action='append', default=[], metavar='PATH',
                         help='training faces the test set must not share (key list file, LMDB or folder; '
                         'repeatable)')
+    parser.add_argument('--dataset', help='the data set of --input (celeba_hq, celeba, ffhq, ...); default: the one '
+                        "the protocol's key list names (MPCNet: celeba_hq, whose parser-training faces are refused)")
+    parser.add_argument('--celeba-lists', nargs=2, metavar=('IMAGE_LIST', 'LIST_EVAL_PARTITION'),
+                        help="GCFSR's CelebA-Test: derive its faces from CelebA-HQ's image_list.txt and CelebA's "
+                        'list_eval_partition.txt (facesr_arch/data/testset_keys.py states the rule)')
     parser.add_argument('--lmdb', action='store_true', help='also pack each gt/ and lq/ folder into an LMDB')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing OUTPUT/PROTOCOL')
     parser.add_argument('--list', action='store_true', help='list the protocols and their subsets')
@@ -71,7 +76,8 @@ def _main(argv=None):
     check_writable(args.output, 'output folder')
     for protocol in args.protocol:
         path = make_testset(args.input, args.output, protocol, args.seed, args.max_images, args.lmdb,
-                            args.overwrite, args.keys, args.exclude_keys, log=lambda line: print(line, file=sys.stderr))
+                            args.overwrite, args.keys, args.exclude_keys, log=lambda line: print(line, file=sys.stderr),
+                            dataset=args.dataset, celeba_lists=args.celeba_lists)
         print(f'Wrote {os.path.dirname(path)} (manifest: {path})')
     return 0
 

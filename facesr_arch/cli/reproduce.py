@@ -41,6 +41,12 @@ def build_parser():
                                        'file / LMDB / folder (default: every --hq face); see make_testset.py')
     parser.add_argument('--exclude-keys', action='append', default=[], metavar='LIST',
                         help='training key list / LMDB / folder the test set must not overlap (repeatable)')
+    parser.add_argument('--dataset', help='the data set of --hq (celeba_hq, celeba, ffhq, ...); see make_testset.py')
+    parser.add_argument('--celeba-lists', nargs=2, metavar=('IMAGE_LIST', 'LIST_EVAL_PARTITION'),
+                        help="derive GCFSR's CelebA-Test faces from CelebA-HQ's and CelebA's lists (make_testset.py)")
+    parser.add_argument('--pairs', nargs=2, action='append', metavar=('[NAME=]LQ_DIR', 'GT_DIR'),
+                        help='your own LQ / GT test pairs (e.g. CelebA-Test) instead of a set built from --hq; NAME: '
+                             'PROTOCOL/SUBSET, protocol or dataset when the table has several sets (repeatable)')
     parser.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda when available)')
     parser.add_argument('--batch-size', type=int, default=1, help='faces per forward pass (default 1)')
     parser.add_argument('--fid-ref', help='FID reference folder or .npz (default: the GT folder of each set)')
@@ -72,6 +78,7 @@ def main(argv=None):
 
     from ..data.testset_build import make_testset
     from ..reproduce.runner import measure, parse_pairs
+    from ..reproduce.selection import parse_pair_entries
     from ..reproduce.tables import load_table
     try:
         table = load_table(args.paper, args.table)
@@ -82,7 +89,8 @@ def main(argv=None):
             max_images=args.max_images, keys=args.keys, exclude=args.exclude_keys,
             device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
             batch_size=args.batch_size, fid_ref=args.fid_ref, weights={k: v for k, v in weights.items() if v},
-            progress=args.progress)
+            progress=args.progress, dataset=args.dataset, celeba_lists=args.celeba_lists,
+            pairs=parse_pair_entries(args.pairs))
     except (ValueError, KeyError, FileNotFoundError) as err:  # ReproduceError, TableError: ValueErrors
         print(f'reproduce: error: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
         return 2

@@ -22,10 +22,10 @@ from .testset_protocols import get_protocol, make_pair
 
 
 def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=False, overwrite=False, keys=None,
-                 exclude=(), log=print):
+                 exclude=(), log=print, dataset=None, celeba_lists=None):
     """Write one protocol's subsets and manifest; returns the manifest path.
 
-    ``keys`` / ``exclude``: see ``facesr_arch.data.testset_keys.resolve_test_keys`` (None: every input image;
+    ``keys`` / ``exclude`` / ``dataset`` / ``celeba_lists``: see ``facesr_arch.data.testset_keys.resolve_test_keys`` (None: every input image;
     'paper': the protocol's key list; or a list file / LMDB / folder).
 
     The set is built in a temporary folder beside OUTPUT/PROTOCOL and renamed into place when complete: an
@@ -46,7 +46,8 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
     refuse_input_inside([input_root], root, 'test set')
     with staged_folder(root, overwrite) as staging:
         source = ImageSource(input_root)
-        keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root)
+        keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root, dataset,
+                                             celeba_lists)
         keys = keys[:max_images] if max_images else keys
         skipped, upsampled = {}, {}
         if lmdb:

@@ -6,12 +6,14 @@ gallery sorts by any metric of a method, or by the gap between two methods in a 
 zooms the same region of every tile of its row (the region is outlined on the thumbnails).
 
 Files beside the page, in ``report_files/``: ``thumbs/<column>/<stem>.png`` (thumbnails; the LQ face
-nearest-enlarged, its pixels visible) and ``zoom/<column>/<stem>.png`` (the crop shown before any click, of
-the region around the eyes of an aligned face). The full images stay where they are, linked by relative path
-(the zoom reads them), so the report folder and the result folders keep their relative places.
+nearest-enlarged, its pixels visible), ``zoom/<column>/<stem>.png`` (the crop shown before any click, of
+the region around the eyes of an aligned face) and ``gallery.json`` (the gallery's layout and values). The
+full images stay where they are, linked by relative path (the zoom reads them), so the report folder and the
+result folders keep their relative places.
 
 :func:`write_metrics_html` writes the page of a ``calculate_metrics`` report; the ``reproduce`` page
-(:mod:`facesr_arch.reproduce.report_html`) reuses :func:`gallery_rows`, :func:`gallery_html` and :func:`page`.
+(:mod:`facesr_arch.reproduce.report_html`) shows the galleries of its metric reports with :func:`gallery_html`
+and :func:`page`.
 """
 import html
 import json
@@ -29,6 +31,7 @@ THUMB = 160  # px, the thumbnails' side
 ZOOM = 4  # the zoom panel shows a quarter of the face's side, four times enlarged
 DEFAULT_CENTRE = (0.5, 0.45)  # around the eyes of an FFHQ-aligned face (template eyes at y = 240 / 512)
 FILES = 'report_files'
+GALLERY = 'gallery.json'  # the gallery's layout and values, in FILES, for pages that show it from elsewhere
 
 
 def url(path, start):
@@ -88,15 +91,13 @@ def _stems(folder, suffix=None):
     return files
 
 
-def gallery_rows(report, folder, lq_dir=None, write=True):
+def gallery_rows(report, folder, lq_dir=None):
     """The gallery of a ``compute_report`` report, with its thumbnails and zoom crops under ``folder``.
 
     Args:
         report (dict): The report (``methods``, ``gt``, ``per_image``, ``common_images``, ...).
         folder (str): The page's folder; thumbnails go to ``folder/report_files``.
         lq_dir (str | None): The LQ inputs (first column), when known. Default: None.
-        write (bool): Write the thumbnails and crops (False: only the layout, for a page that shows a gallery
-            written before). Default: True.
 
     Returns:
         dict: ``columns`` [{label, kind: 'lq' | 'method' | 'gt'}], ``metrics`` (names with per-image values),
@@ -124,7 +125,7 @@ def gallery_rows(report, folder, lq_dir=None, write=True):
             if source is not None:
                 thumb = os.path.join(folder, FILES, 'thumbs', str(index), f'{stem}.png')
                 zoom = os.path.join(folder, FILES, 'zoom', str(index), f'{stem}.png')
-                if not write or _write_tile_files(source, thumb, zoom, nearest=column['kind'] == 'lq'):
+                if _write_tile_files(source, thumb, zoom, nearest=column['kind'] == 'lq'):
                     tile = {'thumb': url(thumb, folder), 'zoom': url(zoom, folder), 'full': url(source, folder)}
             tiles.append(tile)
         values = {m: {n: _finite(report['per_image'][m].get(n, {}).get(stem)) for n in metrics} for m in methods}
@@ -402,6 +403,7 @@ def write_metrics_html(report, out_dir, lq_dir=None, title=None):
     body += ['<h2>Per image</h2>', gallery_html(gallery, 'gallery'),
              '<h2>Settings</h2>', settings_html(report_settings(report)),
              '<h2>Versions</h2>', settings_html(report.get('versions', {}))]
+    atomic_write_text(os.path.join(out_dir, FILES, GALLERY), json.dumps(gallery, indent=1, ensure_ascii=False))
     path = os.path.join(out_dir, 'report.html')
     atomic_write_text(path, page(title or f'Metrics: {", ".join(report["methods"])}', '\n'.join(body)))
     return {'html': path}

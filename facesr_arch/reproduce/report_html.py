@@ -2,14 +2,15 @@
 coloured (green: the measurement is better than the paper in the metric's direction, red: worse; the stronger
 the colour, the larger the difference relative to the paper's value), the sweep figure, N and the excluded
 images of every test set, the run's settings and versions, and per test set the gallery of its metric report
-(``metrics/<protocol>/<subset>/report.html``, whose thumbnails it shows). Offline: inline CSS / JS only."""
+(``metrics/<protocol>/<subset>/report.html``: its ``report_files/gallery.json`` and thumbnails). Offline: inline
+CSS / JS only."""
 import html
 import json
 import math
 import os
 
 from ..metrics.catalog import METRICS
-from ..metrics.html_report import gallery_html, gallery_rows, page, settings_html, url
+from ..metrics.html_report import FILES, GALLERY, gallery_html, page, settings_html, url
 from ..metrics.report import package_versions
 from ..toolkit.outputs import atomic_write_text
 
@@ -45,7 +46,9 @@ def table_html(table, result, decimals):
     """Paper, measured and difference lines per method; differences coloured (see the module docstring)."""
     esc = html.escape
     cols = table.columns
-    head = '<tr><th>Method</th><th>Source</th>' + ''.join(f'<th>{esc(c.label)}</th>' for c in cols) + '</tr>'
+    groups = any(r.get('group') for r in result['rows'])
+    head = ('<tr><th>Method</th>' + ('<th>Group</th>' if groups else '') + '<th>Source</th>'
+            + ''.join(f'<th>{esc(c.label)}</th>' for c in cols) + '</tr>')
     body = []
     for row in result['rows']:
         sources = []
@@ -56,7 +59,10 @@ def table_html(table, result, decimals):
         if row.get('difference') is not None:
             sources.append(('difference', row['difference']))
         for i, (source, values) in enumerate(sources):
-            cells = [f'<td class="text">{esc(row["method"]) if i == 0 else ""}</td>', f'<td class="text">{source}</td>']
+            cells = [f'<td class="text">{esc(row["method"]) if i == 0 else ""}</td>']
+            if groups:
+                cells.append(f'<td class="text">{esc(row.get("group") or "") if i == 0 else ""}</td>')
+            cells.append(f'<td class="text">{source}</td>')
             for col, digits in zip(cols, decimals):
                 value = values.get(col.key)
                 text = _number(value, digits, signed=source == 'difference')
@@ -88,10 +94,9 @@ def _subset_section(folder, key, info):
     excluded = [f'<li>{esc(m)}: {esc(", ".join(stems))}</li>' for m, stems in report['excluded'].items() if stems]
     if excluded:
         parts.append('<p>Excluded (not scored for every row):</p><ul>' + ''.join(excluded) + '</ul>')
-    lq_dir = os.path.join(info['folder'], 'lq')
-    gallery = gallery_rows(report, sub, lq_dir if os.path.isdir(lq_dir) else None, write=False)
-    parts.append(gallery_html(gallery, f'gallery-{key.replace("/", "-")}',
-                              prefix=url(sub, folder)))
+    with open(os.path.join(sub, FILES, GALLERY)) as f:
+        gallery = json.load(f)
+    parts.append(gallery_html(gallery, f'gallery-{key.replace("/", "-")}', prefix=url(sub, folder)))
     return '\n'.join(parts)
 
 
