@@ -55,8 +55,8 @@ def pages(folders, tmp_path_factory):
     write_report(report, timings, subset)
     write_metrics_html(report, subset, lq_dir=folders['lq'])
     testset = os.path.dirname(folders['lq'])  # holds lq/ (and gt/)
-    measured = {table.ours: {'x4': report['summary']['Blur']['psnr_y']},
-                table.input_row: {'x4': report['summary']['Bicubic']['psnr_y']}}
+    measured = {(None, table.ours): {'x4': report['summary']['Blur']['psnr_y']},
+                (None, table.input_row): {'x4': report['summary']['Bicubic']['psnr_y']}}
     result = assemble(table, measured, {})
     result.update(measured_on={f'{table.protocol}/x4': {'folder': testset, 'source': folders['gt']}}, errors={},
                   options={'seed': 0, 'device': 'cpu'})

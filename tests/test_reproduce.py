@@ -289,7 +289,7 @@ def test_sweep_figure_integer_ticks_unit_and_legend_outside():
     from facesr_arch.reproduce.figures import sweep_figure
     from facesr_arch.reproduce.runner import assemble
     table = next(t for t in TABLES if t.sweep and all(isinstance(c.x, (int, float)) for c in t.columns))
-    measured = {table.ours: {c.key: 20.0 + i for i, c in enumerate(table.columns)}}
+    measured = {(None, table.ours): {c.key: 20.0 + i for i, c in enumerate(table.columns)}}
     fig = sweep_figure(table, assemble(table, measured, {}))
     ax = fig.axes[0]
     xs = [c.x for c in table.columns]
