@@ -9,7 +9,8 @@ import torch
 from tqdm import tqdm
 
 from ..data.image_io import ImageDecodeError, write_image_atomic
-from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image, to_uint8
+from ..data.preprocess import prepare_face, tensor_to_image, to_uint8
+from .figures import labelled_pair
 from .optimize import optimize_for_inference
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
@@ -223,8 +224,8 @@ def run_whole_images(items, restorer, detector, out_dir, batch_size=1, overwrite
 
     Writes ``restored_faces/<key>_<i>.png`` (method output), ``cropped_faces/<key>_<i>.png`` (the aligned
     crop at the face's own resolution, capped at the method's output size), ``cmp/<key>_<i>.png`` (crop |
-    restored, side by side) and, last, ``restored_imgs/<key>.png`` (the photo with the faces pasted back),
-    whose existence marks the photo as finished.
+    restored, labelled, each at least 256 px) and, last, ``restored_imgs/<key>.png`` (the photo with the faces
+    pasted back), whose existence marks the photo as finished.
 
     Args:
         items (list[InputItem]): Photos.
@@ -274,8 +275,8 @@ def run_whole_images(items, restorer, detector, out_dir, batch_size=1, overwrite
             name = f'{item.key}_{i:02d}.png'
             write_image_atomic(os.path.join(out_dir, 'cropped_faces', name), to_uint8(crop))
             write_image_atomic(os.path.join(out_dir, 'restored_faces', name), face)
-            side_by_side = np.concatenate([to_uint8(bicubic_resize(crop, face.shape[0])), face], axis=1)
-            write_image_atomic(os.path.join(out_dir, 'cmp', name), side_by_side)
+            write_image_atomic(os.path.join(out_dir, 'cmp', name),
+                               labelled_pair(to_uint8(crop), face, restorer.spec.name))
         if not crops:
             summary.no_face.append(item.key)
         write_image_atomic(final, paste_faces(photo, restored, matrices, sizes, outscale))
