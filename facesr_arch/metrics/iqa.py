@@ -1,7 +1,7 @@
 """pyiqa-backed metrics: PSNR / SSIM (RGB or a named Y channel), LPIPS, NIQE, IFQA and FID.
 
 SSIM is pyiqa's definition computed by :mod:`facesr_arch.metrics.ssim` (separable window, whole batches; equal to
-pyiqa's within 1e-8, and over 10x faster on CPU).
+pyiqa's within 1e-6, and about 10x faster on CPU).
 
 Importing this module imports pyiqa and registers IFQA into it (idempotent), after which
 ``pyiqa.create_metric('ifqa', ...)`` works. ``facesr_arch`` itself imports it lazily: pyiqa fixes its

@@ -10,7 +10,7 @@ C2 = (0.03 L)^2, L = 255).
 The 11x11 window is the outer product of a 1-D Gaussian with itself, so this module filters with the 1-D window
 along the rows, then along the columns: 22 multiply-adds per pixel instead of 121, as shifted, in-place
 accumulations in float64 (exact to rounding; pyiqa's window is the float32-rounded 2-D one, a difference below
-1e-8 in the scores). The five filtered maps of all faces of a batch are computed in one pass. The rounding and the
+1e-6 in the scores). The five filtered maps of all faces of a batch are computed in one pass. The rounding and the
 colour conversion are pyiqa's own ``preprocess_rgb``, so both paths see the same 8-bit values.
 """
 import math
