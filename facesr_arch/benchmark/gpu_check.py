@@ -116,8 +116,9 @@ class GPUCheck:
             return
         left = self.deadline(step) - time.monotonic()
         if left <= 0:
-            self.results['steps'][step][name] = {'status': 'skipped', 'reason': f'time budget spent (step {step} '
-                                                 f'ends at {dict(STEPS)[step] * self.budget_s:.0f} s of {self.budget_s:.0f} s)'}
+            end = dict(STEPS)[step] * self.budget_s
+            reason = f'time budget spent (step {step} ends at {end:.0f} s of {self.budget_s:.0f} s)'
+            self.results['steps'][step][name] = {'status': 'skipped', 'reason': reason}
             self.write()
             return
         started = time.monotonic()
@@ -318,8 +319,9 @@ def markdown(results):
         lines.append(f"| {method} | {r['status']} | {_cell(r.get('seconds'))} | {str(detail)[:200]} |")
     lines += ['', '## 2. torchrun --nproc_per_node=1', '']
     for method, r in steps['torchrun'].items():
-        lines.append(f"- {method}: {r['status']}" + (f", validated: {r['validated']}, {r['checkpoint']}"
-                                                     if r['status'] == 'ok' else f": {r.get('error') or r.get('reason')}"))
+        detail = (f", validated: {r['validated']}, {r['checkpoint']}" if r['status'] == 'ok'
+                  else f": {r.get('error') or r.get('reason')}")
+        lines.append(f"- {method}: {r['status']}{detail}")
     lines += ['', '## 3. Throughput', '', '| method | batch | fp32 it/s | fp32 peak MiB | bf16 it/s | bf16 peak MiB '
               '| inference fp32 ms | inference bf16 ms | status |', '|---|---|---|---|---|---|---|---|---|']
     for method, r in steps['throughput'].items():
