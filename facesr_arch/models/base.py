@@ -18,6 +18,7 @@ from ..inference.loading import merge_checkpoint_network, portable_network, read
 from ..inference.optimize import optimize_for_inference
 from ..utils.resume import capture_rng_state, restore_rng_state
 from ..utils.weights import NETWORK_KEY
+from .precision import TrainingPrecision
 from .priors import prior_log_lines
 
 _torch_save = torch.save  # the real one: _atomic_torch_save swaps torch.save for atomic_save
@@ -114,11 +115,16 @@ class FaceBaseModel(SRModel):
           implementation, so CPU (gloo) runs keep per-process BatchNorm statistics, with a warning.
         - The log names every pretrained part (StyleGAN2 / parsing / loss networks) and the file it was loaded
           from, with a short SHA-256, or says it has random weights (``models/priors.py``).
+
+    Precision (``train.mixed_precision``: none, bf16, fp16; ``train.channels_last``; see ``models/precision.py``):
+    subclasses run their forward passes and losses in :meth:`autocast`, regularisers in :meth:`float32`, every
+    backward pass through :meth:`backward` and every optimiser step through :meth:`step_optimizer`.
     """
 
     def __init__(self, opt):
         self.nonfinite_streak = 0
         self._pending_finite = []
+        self.precision = TrainingPrecision(opt.get('train') if opt.get('is_train') else None)
         super().__init__(with_checkpoint_network(opt))
         if opt.get('rank', 0) == 0:
             logger = get_root_logger()
@@ -161,11 +167,13 @@ class FaceBaseModel(SRModel):
     def _write_training_state(self, epoch, current_iter, rng_states):
         state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers], 'rng': rng_states}
+        state.update(self.precision_state())
         atomic_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def resume_training(self, resume_state):
         """BasicSR's optimiser and scheduler restore, plus this rank's random states when saved."""
         super().resume_training(resume_state)
+        self.load_precision_state(resume_state)
         rng_states = resume_state.get('rng')
         world_size = self.opt.get('world_size', 1)
         if rng_states is None:
@@ -206,9 +214,11 @@ class FaceBaseModel(SRModel):
         else:
             self.model_ema(0)
         self.net_g_ema.eval().requires_grad_(False)
+        self.precision.to_layout(self.net_g_ema)
 
     def model_to_device(self, net):
-        net = net.to(self.device)
+        self.precision.check_device(self.device)
+        net = self.precision.to_layout(net.to(self.device))
         if self.opt['dist']:
             net = self._sync_batchnorm(net)
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
@@ -285,7 +295,7 @@ class FaceBaseModel(SRModel):
         (:meth:`check_nonfinite`)."""
         finite = self.all_finite(loss_dict.values())
         for optimizer in optimizers:
-            self.step_if_finite(optimizer, finite)
+            self.step_optimizer(optimizer, finite, current_iter)
         self.update_ema(finite)
         if buffers is not None:
             self.restore_buffers_unless(finite, buffers)
@@ -300,6 +310,7 @@ class FaceBaseModel(SRModel):
         iteration and raise :class:`NonFiniteLossError` past ``train.max_nonfinite_steps`` in a row. Called
         when the losses are logged (every ``logger.print_freq`` iterations); the skipped steps changed nothing,
         so checkpoints saved meanwhile hold good weights."""
+        self.precision.log_overflows()
         pending, self._pending_finite = self._pending_finite, []
         if not pending:
             return
@@ -348,11 +359,12 @@ class FaceBaseModel(SRModel):
 
     def feed_data(self, data):
         if 'gt' in data:
-            self.gt = data['gt'].to(self.device)
+            self.gt = self.precision.input_layout(data['gt'].to(self.device))
         if 'degradation' in data:  # dataset option degradation_on_device: degrade the batch here
             self.lq = degrade_batch((self.gt + 1) / 2, data['degradation']) * 2 - 1
         else:
             self.lq = data['lq'].to(self.device)
+        self.lq = self.precision.input_layout(self.lq)
 
     def generate(self, net):
         """Run a generator on the current batch; subclasses pass their extra inputs."""
@@ -412,3 +424,37 @@ class FaceBaseModel(SRModel):
         if hasattr(self, 'gt'):
             visuals['gt'] = self.gt
         return {k: ((v.detach() + 1) / 2).clamp_(0, 1).cpu() for k, v in visuals.items()}
+
+    # Mixed precision (train.mixed_precision) and loss scaling: models/precision.py
+
+    def autocast(self):
+        """Context of the forward passes and the losses: autocast to bf16 / fp16 on this model's device, or none."""
+        return self.precision.autocast(self.device)
+
+    def float32(self):
+        """Context with autocast off, for what must stay float32 (R1, path-length regularisation)."""
+        return self.precision.float32(self.device)
+
+    def backward(self, loss, optimizer):
+        """``loss.backward()`` for the parameters of ``optimizer`` (scaled by its loss scaler in fp16 training)."""
+        self.precision.backward(loss, optimizer)
+
+    def step_optimizer(self, optimizer, finite, current_iter=None):
+        """:meth:`step_if_finite`, and in fp16 training also skipped when the scaled gradients overflowed (logged
+        with the losses, not counted as a non-finite loss), with the loss scale updated."""
+        index = next(i for i, o in enumerate(self.optimizers) if o is optimizer)
+        self.precision.step(optimizer, finite, self.step_if_finite, index, current_iter)
+
+    def precision_state(self):
+        """Training-state entries of the precision: the fp16 loss scalers' states (key ``grad_scalers``)."""
+        states = self.precision.state_dict(self.optimizers)
+        return {'grad_scalers': states} if any(states) else {}
+
+    def load_precision_state(self, resume_state):
+        """Restore the fp16 loss scalers from a training state written by :meth:`precision_state`."""
+        states = resume_state.get('grad_scalers')
+        if states is not None:
+            self.precision.load_state_dict(states, self.optimizers)
+        elif self.precision.mode == 'fp16':
+            get_root_logger().warning('The training state holds no fp16 loss-scaler states (the run was not fp16): '
+                                      'the loss scales start afresh.')

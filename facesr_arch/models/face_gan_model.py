@@ -64,12 +64,15 @@ class FaceGANModel(FaceBaseModel):
         total_iter, warmup_iter (int): BasicSR's schedule.
         max_nonfinite_steps (int): Stop training after this many consecutive iterations whose losses were
             non-finite (their optimiser steps are skipped). Default: 20.
+        mixed_precision (str): 'none', 'bf16' or 'fp16' (``models/precision.py``): the forward passes and losses
+            under autocast, R1 in float32. Default: 'none' (float32, as the papers).
+        channels_last (bool): Train in the channels_last memory layout. Default: False.
     """
 
     train_option_keys = {
         'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'pixel_opt', 'perceptual_opt',
         'gan_opt', 'r1_reg_weight', 'net_d_reg_every', 'net_d_iters', 'net_d_init_iters',
-        'max_nonfinite_steps', 'lazy_reg_correction', 'net_g_reg_every',
+        'max_nonfinite_steps', 'lazy_reg_correction', 'net_g_reg_every', 'mixed_precision', 'channels_last',
     }
 
     def init_training_settings(self):
@@ -146,30 +149,35 @@ class FaceGANModel(FaceBaseModel):
         if use_gan:
             self.net_d.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        self.output = self.generate(self.net_g)
+        with self.autocast():
+            self.output = self.generate(self.net_g).float()
         step_g = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
         if step_g:
-            losses = self.generator_losses(self.output)
-            sum(losses.values()).backward()
+            with self.autocast():
+                losses = self.generator_losses(self.output)
+            self.backward(sum(losses.values()), self.optimizer_g)
             loss_dict.update(losses)
 
         if use_gan:
             self._set_discriminator_trainable()
             self.optimizer_d.zero_grad(set_to_none=True)
-            real_pred = self.net_d(self.gt)
-            fake_pred = self.net_d(self.output.detach())
-            l_d_real = self.cri_gan(real_pred, True, is_disc=True)
-            l_d_fake = self.cri_gan(fake_pred, False, is_disc=True)
-            (l_d_real + l_d_fake).backward()
+            with self.autocast():
+                real_pred = self.net_d(self.gt)
+                fake_pred = self.net_d(self.output.detach())
+                l_d_real = self.cri_gan(real_pred, True, is_disc=True)
+                l_d_fake = self.cri_gan(fake_pred, False, is_disc=True)
+            self.backward(l_d_real + l_d_fake, self.optimizer_d)
             loss_dict['l_d_real'] = l_d_real
             loss_dict['l_d_fake'] = l_d_fake
             if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
-                gt = self.gt.detach().requires_grad_(True)
-                real_pred_reg = self.net_d(gt)
-                # lazy R1 (StyleGAN2): gamma/2 * penalty, applied every N steps and scaled by N; the
-                # 0 * real_pred_reg term keeps every D parameter in the graph for DDP.
-                l_d_r1 = self.r1_reg_weight / 2 * r1_penalty(real_pred_reg, gt) * self.net_d_reg_every
-                (l_d_r1 + 0 * real_pred_reg[0].sum()).backward()
+                with self.float32():
+                    # contiguous: r1_penalty views the gradient (the batch may be channels_last)
+                    gt = self.gt.detach().contiguous().requires_grad_(True)
+                    real_pred_reg = self.net_d(gt)
+                    # lazy R1 (StyleGAN2): gamma/2 * penalty, applied every N steps and scaled by N; the
+                    # 0 * real_pred_reg term keeps every D parameter in the graph for DDP.
+                    l_d_r1 = self.r1_reg_weight / 2 * r1_penalty(real_pred_reg, gt) * self.net_d_reg_every
+                self.backward(l_d_r1 + 0 * real_pred_reg[0].sum(), self.optimizer_d)
                 loss_dict['l_d_r1'] = l_d_r1.detach()
 
         extra_optimizers = self.backward_extra_networks(loss_dict)
@@ -183,8 +191,9 @@ class FaceGANModel(FaceBaseModel):
 
     def backward_extra_networks(self, loss_dict):
         """Hook for subclasses training further networks (e.g. PVFR's local discriminators) in the same
-        iteration: zero their gradients, run their backward passes (``self.output`` is the generator's output)
-        and add their losses to ``loss_dict``, so that the iteration's single finiteness check covers them.
+        iteration: zero their gradients, run their forward passes in :meth:`autocast` and their backward passes
+        through :meth:`backward` (``self.output`` is the generator's output) and add their losses to
+        ``loss_dict``, so that the iteration's single finiteness check covers them.
 
         Returns:
             list[Optimizer]: Optimisers stepped with the others when the iteration's losses are finite.

@@ -56,16 +56,18 @@ class FaceParsingModel(FaceBaseModel):
     ``<key>_<iter>.png`` (the sidecar format of ``data/sidecars.py``).
 
     ``train`` options: ``optim_g``, ``scheduler``, ``total_iter``, ``warmup_iter`` (BasicSR), ``ema_decay``
-    (0 or absent: no EMA), ``max_nonfinite_steps`` (as in :class:`FaceGANModel`).
+    (0 or absent: no EMA), ``max_nonfinite_steps``, ``mixed_precision`` and ``channels_last`` (as in
+    :class:`FaceGANModel`; the cross-entropy is computed in float32 by autocast).
     """
 
-    train_option_keys = {'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'ema_decay', 'max_nonfinite_steps'}
+    train_option_keys = {'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'ema_decay', 'max_nonfinite_steps',
+                         'mixed_precision', 'channels_last'}
 
     def init_training_settings(self):
         self.net_g.train()
         self.ema_decay = self.opt['train'].get('ema_decay', 0)
         if self.ema_decay > 0:
-            self.net_g_ema = build_network(self.opt['network_g']).to(self.device)
+            self.net_g_ema = self.precision.to_layout(build_network(self.opt['network_g']).to(self.device))
             self.model_ema(0)
             self.net_g_ema.eval().requires_grad_(False)
         self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'],
@@ -82,9 +84,10 @@ class FaceParsingModel(FaceBaseModel):
     def optimize_parameters(self, current_iter):
         buffers = self.snapshot_buffers()  # BatchNorm statistics, restored when the step is skipped
         self.optimizer_g.zero_grad(set_to_none=True)
-        logits = self.net_g(self.lq)
-        loss = F.cross_entropy(logits, self.labels)
-        loss.backward()
+        with self.autocast():
+            logits = self.net_g(self.lq)
+            loss = F.cross_entropy(logits, self.labels)
+        self.backward(loss, self.optimizer_g)
         self.finish_step(current_iter, {'l_ce': loss}, [self.optimizer_g], buffers)
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_ce=loss.detach()))
 

@@ -177,9 +177,10 @@ class PVFRModel(FaceGANModel):
         self.optimizer_d_local.zero_grad(set_to_none=True)
         real, fake = self._components(self.gt), self._components(self.output.detach())
         for name, net in self.net_d_local.items():
-            l_real = self.cri_gan_local(net(real[name]), True, is_disc=True)
-            l_fake = self.cri_gan_local(net(fake[name]), False, is_disc=True)
-            (l_real + l_fake).backward()
+            with self.autocast():
+                l_real = self.cri_gan_local(net(real[name]), True, is_disc=True)
+                l_fake = self.cri_gan_local(net(fake[name]), False, is_disc=True)
+            self.backward(l_real + l_fake, self.optimizer_d_local)
             loss_dict[f'l_d_{name}'] = (l_real + l_fake).detach()
         return [self.optimizer_d_local]
 

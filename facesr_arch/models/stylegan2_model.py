@@ -41,12 +41,14 @@ class FaceStyleGAN2Model(FaceGANModel):
         path_length_decay (float): Decay of the running mean path length a (0.01). Default: 0.01.
         path_batch_shrink (int): The penalty uses batch / shrink samples (2, official release). Default: 2.
         max_nonfinite_steps (int): As in :class:`FaceGANModel`. Default: 20.
+        mixed_precision (str), channels_last (bool): As in :class:`FaceGANModel`; R1 and the path-length penalty
+            are computed in float32.
     """
 
     train_option_keys = {
         'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'gan_opt', 'r1_reg_weight',
         'net_d_reg_every', 'mixing_prob', 'path_length_weight', 'path_length_every', 'path_length_decay',
-        'path_batch_shrink', 'max_nonfinite_steps',
+        'path_batch_shrink', 'max_nonfinite_steps', 'mixed_precision', 'channels_last',
     }
 
     def init_training_settings(self):
@@ -65,7 +67,7 @@ class FaceStyleGAN2Model(FaceGANModel):
 
     def feed_data(self, data):
         if 'gt' in data:
-            self.gt = data['gt'].to(self.device)
+            self.gt = self.precision.input_layout(data['gt'].to(self.device))
         if 'latent' in data:  # validation codes; BasicSR's validation loop expects (and deletes) self.lq
             self.lq = data['latent'].to(self.device)
 
@@ -130,37 +132,45 @@ class FaceStyleGAN2Model(FaceGANModel):
         # discriminator: softplus(D(fake)) + softplus(-D(real)), lazy R1
         losses_d = OrderedDict()
         self._set_discriminator_trainable()
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             fake = self.synthesise(self.net_g, self.random_latents(batch))
-        real_pred = self.net_d(self.gt)
-        fake_pred = self.net_d(fake)
-        losses_d['l_d'] = self.cri_gan(real_pred, True, is_disc=True) + self.cri_gan(fake_pred, False, is_disc=True)
+        with self.autocast():
+            real_pred = self.net_d(self.gt)
+            fake_pred = self.net_d(fake)
+            losses_d['l_d'] = (self.cri_gan(real_pred, True, is_disc=True)
+                               + self.cri_gan(fake_pred, False, is_disc=True))
         self.optimizer_d.zero_grad(set_to_none=True)
-        losses_d['l_d'].backward()
+        self.backward(losses_d['l_d'], self.optimizer_d)
         if self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0:
-            gt = self.gt.detach().requires_grad_(True)
-            real_pred_reg = self.net_d(gt)
-            losses_d['l_d_r1'] = self.r1_reg_weight / 2 * r1_penalty(real_pred_reg, gt) * self.net_d_reg_every
-            (losses_d['l_d_r1'] + 0 * real_pred_reg[0].sum()).backward()  # every D parameter in the graph (DDP)
+            with self.float32():
+                # contiguous: r1_penalty views the gradient (the batch may be channels_last)
+                gt = self.gt.detach().contiguous().requires_grad_(True)
+                real_pred_reg = self.net_d(gt)
+                losses_d['l_d_r1'] = self.r1_reg_weight / 2 * r1_penalty(real_pred_reg, gt) * self.net_d_reg_every
+            # every D parameter in the graph (DDP)
+            self.backward(losses_d['l_d_r1'] + 0 * real_pred_reg[0].sum(), self.optimizer_d)
         finite_d = self.all_finite(losses_d.values())
-        self.step_if_finite(self.optimizer_d, finite_d)
+        self.step_optimizer(self.optimizer_d, finite_d, current_iter)
 
         # generator: softplus(-D(G(z))), lazy path-length penalty
         losses_g = OrderedDict()
         self.net_d.requires_grad_(False)
-        fake = self.synthesise(self.net_g, self.random_latents(batch))
-        losses_g['l_g_gan'] = self.cri_gan(self.net_d(fake), True, is_disc=False)
+        with self.autocast():
+            fake = self.synthesise(self.net_g, self.random_latents(batch))
+            losses_g['l_g_gan'] = self.cri_gan(self.net_d(fake), True, is_disc=False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        losses_g['l_g_gan'].backward()
+        self.backward(losses_g['l_g_gan'], self.optimizer_g)
         path_lengths = None
         if self.path_length_weight > 0 and current_iter % self.path_length_every == 0:
             pl_batch = max(1, batch // self.path_batch_shrink)
-            fake, latents = self.synthesise(self.net_g, self.random_latents(pl_batch), return_latents=True)
-            penalty, path_lengths = self.path_length_penalty(fake, latents)
-            losses_g['l_g_path'] = self.path_length_weight * self.path_length_every * penalty
-            (losses_g['l_g_path'] + 0 * fake[0, 0, 0, 0]).backward()  # every G parameter in the graph (DDP)
+            with self.float32():
+                fake, latents = self.synthesise(self.net_g, self.random_latents(pl_batch), return_latents=True)
+                penalty, path_lengths = self.path_length_penalty(fake, latents)
+                losses_g['l_g_path'] = self.path_length_weight * self.path_length_every * penalty
+            # every G parameter in the graph (DDP)
+            self.backward(losses_g['l_g_path'] + 0 * fake[0, 0, 0, 0], self.optimizer_g)
         finite_g = self.all_finite(losses_g.values())
-        self.step_if_finite(self.optimizer_g, finite_g)
+        self.step_optimizer(self.optimizer_g, finite_g, current_iter)
 
         loss_dict = OrderedDict((k, v.detach()) for k, v in (*losses_d.items(), *losses_g.items()))
         self.update_ema(finite_d & finite_g)

@@ -43,11 +43,13 @@ class WNetModel(FaceBaseModel):
         ema_decay (float): EMA of the generator; 0 (the paper) disables it. Default: 0.
         max_nonfinite_steps (int): Stop after this many consecutive steps with non-finite losses (those
             steps are skipped). Default: 20.
+        mixed_precision (str), channels_last (bool): Precision and memory layout (``models/precision.py``).
+            Default: 'none' (float32, as the paper), False.
     """
 
     train_option_keys = {
         'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'ema_decay', 'pixel_opt', 'parsing_opt',
-        'key_region_opt', 'max_nonfinite_steps', 'parsing_target_scale',
+        'key_region_opt', 'max_nonfinite_steps', 'parsing_target_scale', 'mixed_precision', 'channels_last',
     }
 
     def init_training_settings(self):
@@ -92,14 +94,16 @@ class WNetModel(FaceBaseModel):
         is non-finite (``FaceBaseModel.finish_step``, decided on the device)."""
         buffers = self.snapshot_buffers()
         self.optimizer_g.zero_grad(set_to_none=True)
-        self.output, parsing = self.net_g(self.lq, return_parsing=True)
-        losses = OrderedDict(l_pix=self.cri_pix(self.output, self.gt))
-        if self.cri_parsing is not None:
-            losses['l_parsing'] = self.cri_parsing(parsing, self.parsing_target().expand_as(parsing))
-        if self.cri_key_region is not None:
-            masks = region_masks(self._labels(), self.cri_key_region.regions)
-            losses['l_key_region'] = self.cri_key_region(self.output, self.gt, masks)
-        sum(losses.values()).backward()
+        with self.autocast():
+            output, parsing = self.net_g(self.lq, return_parsing=True)
+            self.output, parsing = output.float(), parsing.float()
+            losses = OrderedDict(l_pix=self.cri_pix(self.output, self.gt))
+            if self.cri_parsing is not None:
+                losses['l_parsing'] = self.cri_parsing(parsing, self.parsing_target().expand_as(parsing))
+            if self.cri_key_region is not None:
+                masks = region_masks(self._labels(), self.cri_key_region.regions)
+                losses['l_key_region'] = self.cri_key_region(self.output, self.gt, masks)
+        self.backward(sum(losses.values()), self.optimizer_g)
         self.finish_step(current_iter, losses, [self.optimizer_g], buffers)
         self.log_dict = self.reduce_loss_dict(losses)
 

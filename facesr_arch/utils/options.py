@@ -26,6 +26,8 @@ BASICSR_DATASET_KEYS = {
 }
 # keys BasicSR's training loop and base model read from the train block
 BASICSR_TRAIN_KEYS = {'total_iter', 'warmup_iter', 'scheduler', 'optim_g', 'optim_d', 'ema_decay'}
+# keys every facesr_arch model reads from the train block (models/precision.py)
+PRECISION_TRAIN_KEYS = {'mixed_precision', 'channels_last'}
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
     'dist_params', 'find_unused_parameters', 'is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'sync_bn',
@@ -146,6 +148,20 @@ def _check_scheduler(train):
                 raise OptionError(f'train.scheduler.{key} must be a list of iterations, got {values!r}')
             for i, value in enumerate(values):
                 check_number(value, f'train.scheduler.{key}[{i}]', 0, True)
+
+
+def _check_precision(train):
+    """``mixed_precision`` among none / bf16 / fp16 (with the closest name for a misspelling), ``channels_last``
+    true or false."""
+    from ..models.precision import MIXED_PRECISION, check_precision_options
+    mode = train.get('mixed_precision')
+    if isinstance(mode, str) and mode not in MIXED_PRECISION:
+        raise OptionError(f"train.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {mode!r}"
+                          f'{_closest(mode, MIXED_PRECISION)}')
+    try:
+        check_precision_options(train)
+    except ValueError as err:
+        raise OptionError(str(err)) from None
 
 
 def _check_val(val):
@@ -386,7 +402,8 @@ def validate_options(opt, is_train=True):
                 _check_typed_block(block, LOSS_REGISTRY, f'train.{key}')
         own_keys = getattr(model_cls, 'train_option_keys', None)
         if own_keys is not None:
-            _unknown(train, own_keys | BASICSR_TRAIN_KEYS, f"train ({opt['model_type']})")
+            _unknown(train, own_keys | BASICSR_TRAIN_KEYS | PRECISION_TRAIN_KEYS, f"train ({opt['model_type']})")
+        _check_precision(train)
         _check_optimizers(train)
         _check_scheduler(train)
         if train.get('ema_decay') is not None:
