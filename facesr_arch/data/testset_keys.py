@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
 from .image_source import ImageSource, is_lmdb
 from .lmdb_util import read_meta_keys
 
@@ -83,7 +84,7 @@ def read_key_file(path):
         FileNotFoundError: The path does not exist.
     """
     if not os.path.exists(path):
-        raise FileNotFoundError(f'Key list {path} not found')
+        raise MissingInputError(f'Key list {path} not found')
     if os.path.isdir(path):
         return read_meta_keys(path) if is_lmdb(path) else ImageSource(path).keys
     with open(path) as f:
@@ -104,9 +105,9 @@ def select_keys(available, wanted, source_name='the key list', input_name='the i
     by_id = {normalise(key): key for key in available}
     missing = [key for key in wanted if normalise(key) not in by_id]
     if missing:
-        raise KeyError(f'{len(missing)} of the {len(wanted)} faces of {source_name} are not in {input_name} '
-                       f'(first: {", ".join(missing[:5])}); point --input at the whole dataset, or pass '
-                       '--keys FILE with your own list')
+        raise UnknownNameError(f'{len(missing)} of the {len(wanted)} faces of {source_name} are not in {input_name} '
+                               f'(first: {", ".join(missing[:5])}); point --input at the whole dataset, or pass '
+                               '--keys FILE with your own list')
     return [by_id[normalise(key)] for key in wanted]
 
 
@@ -119,8 +120,8 @@ def check_no_overlap(test_keys, excluded_keys, excluded_name='the excluded set')
     excluded = {normalise(key) for key in excluded_keys}
     shared = [key for key in test_keys if normalise(key) in excluded]
     if shared:
-        raise ValueError(f'The test set shares {len(shared)} faces with {excluded_name} (first: '
-                         f'{", ".join(shared[:5])}); choose other test faces or drop them from training')
+        raise BadInputError(f'The test set shares {len(shared)} faces with {excluded_name} (first: '
+                            f'{", ".join(shared[:5])}); choose other test faces or drop them from training')
 
 
 def resolve_test_keys(available, recipe, keys=None, exclude=(), input_name='the input'):
@@ -147,8 +148,8 @@ def resolve_test_keys(available, recipe, keys=None, exclude=(), input_name='the 
         chosen, described = list(available), 'every input image'
     elif keys == 'paper':
         if not recipe.get('keys'):
-            raise ValueError(f"This protocol has no key list ({recipe['dataset']}: the set is the images you "
-                             'provide); omit --keys or pass --keys FILE')
+            raise BadInputError(f"This protocol has no key list ({recipe['dataset']}: the set is the images you "
+                                'provide); omit --keys or pass --keys FILE')
         chosen = select_keys(available, protocol_keys(recipe['keys']), f"key list {recipe['keys']}", input_name)
         described = f"key list {recipe['keys']}"
     else:

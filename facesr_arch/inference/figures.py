@@ -4,7 +4,7 @@ import os
 import cv2
 import numpy as np
 
-from ..data.image_io import IMAGE_EXTENSIONS, ImageDecodeError, read_image
+from ..toolkit.inputs import IMAGE_EXTENSIONS, ImageDecodeError, read_image
 from ..utils.face_parsing import NUM_CLASSES
 
 LABEL_HEIGHT_RATIO = 0.12

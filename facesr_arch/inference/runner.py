@@ -8,14 +8,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.image_io import ImageDecodeError, write_image_atomic
+from ..toolkit.inputs import ImageDecodeError
+from ..toolkit.outputs import write_image_atomic
 from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image
 from .optimize import optimize_for_inference
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
 
-# faces smaller than this carry too little to restore (and break the 4x-downsampling encoders)
-MIN_FACE_SIDE = 8
+# faces smaller than this carry too little to restore: 16 px is the smallest LR face of the papers' protocols
+# (GCFSR x64 from 1024 px and W-Net x8 from 128 px) and of GCFSR's encoder ("the minimum input size", 3.4)
+MIN_FACE_SIDE = 16
 
 
 class SkipImage(ValueError):

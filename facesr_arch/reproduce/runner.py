@@ -24,15 +24,12 @@ import io
 import json
 import math
 import os
-import shutil
 import statistics
-import tempfile
 import time
 
 import numpy as np
 import torch
 
-from ..data.image_io import list_images, read_image, write_atomic, write_image_atomic
 from ..data.preprocess import bicubic_resize
 from ..data.testset_protocols import get_protocol
 from ..inference.loading import build_network, network_config
@@ -40,6 +37,9 @@ from ..inference.runner import FaceRestorer, run_aligned, to_uint8
 from ..inference.sources import collect_inputs
 from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
+from ..toolkit.errors import UserError
+from ..toolkit.inputs import list_images, read_image
+from ..toolkit.outputs import atomic_write_bytes, check_output, staged_folder, write_image_atomic
 from ..utils.weights import NETWORK_KEY
 from .tables import EXTRA_METRICS
 
@@ -48,7 +48,7 @@ NEEDS_OPT = ('{path} does not describe its network (no {key!r} entry): give its 
              '--checkpoint-opt {name}=OPTION_FILE.yml')
 
 
-class ReproduceError(ValueError):
+class ReproduceError(UserError, ValueError):
     """Bad command-line input for a reproduction (one line: what, where, what to do)."""
 
 
@@ -167,17 +167,9 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None
         if (manifest.get('protocol') == protocol and manifest.get('seed') == seed
                 and {s: v['degradation'] for s, v in manifest.get('subsets', {}).items()} == expected):
             return os.path.dirname(manifest_path)
-    os.makedirs(os.path.dirname(root), exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=os.path.dirname(root), prefix=f'.{protocol}-')
-    try:
+    with staged_folder(root, overwrite=True) as tmp:  # a cache entry: an inconsistent one is rebuilt
         selection = {'keys': keys, 'exclude': list(exclude)} if keys or exclude else {}
         build(source, tmp, protocol, seed, max_images, **selection)
-        if os.path.exists(root):
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return os.path.join(root, protocol)
 
 
@@ -251,7 +243,7 @@ def restore_timed(restorer, lq_dir, out_dir, controls):
 
 def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=None, seed=0, max_images=None,
             keys=None, exclude=(), device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False,
-            log=print):
+            log=print, overwrite=False):
     """Measure ``table`` and write its outputs (see the module docstring).
 
     Args:
@@ -271,6 +263,8 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         weights (dict | None): Metric weight files (ifqa / identity / landmark), as calculate_metrics.
         progress (bool): Progress bars. Default: False.
         log (Callable): Progress messages. Default: print.
+        overwrite (bool): Replace an existing table folder (whole, once the new one is complete); without it
+            an existing one is refused before any work. Default: False.
 
     Returns:
         dict: What ``table.json`` holds.
@@ -285,10 +279,13 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         if resolved is None:
             raise ReproduceError(NEEDS_OPT.format(path=path, key=NETWORK_KEY, name=name))
         networks[name] = resolved
-    os.makedirs(out_dir, exist_ok=True)
     final = os.path.join(out_dir, f'{table.paper}_table{table.table_id}')
-    work = tempfile.mkdtemp(dir=out_dir, prefix=f'.{table.paper}_table{table.table_id}-')
-    try:
+    inputs = (list(checkpoints.values()) + list(checkpoint_opts.values()) + list((weights or {}).values())
+              + [fid_ref] + [spec.partition('=')[2] if '=' in spec and not os.path.exists(spec) else spec
+                             for spec in hq or []])
+    check_output(out_dir, inputs, what='output folder', resumable=True)
+    check_output(final, overwrite=overwrite, what='table folder')
+    with staged_folder(final, overwrite) as work:
         if table.kind == 'parameters':
             measured, unavailable, sets, errors = _measure_parameters(table, networks), {}, {}, {}
         else:
@@ -302,17 +299,6 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
                              'device': device, 'fid_reference': fid_ref, 'checkpoints': checkpoints,
                              'checkpoint_opts': checkpoint_opts}
         write_outputs(table, result, work)
-        if os.path.exists(final):
-            old = final + '.old'
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(work, final)
-            shutil.rmtree(old)
-        else:
-            os.replace(work, final)
-    finally:
-        if os.path.exists(work):
-            shutil.rmtree(work)
     result['folder'] = final
     return result
 
@@ -527,7 +513,7 @@ def _json_safe(value):
 
 def write_outputs(table, result, folder):
     """``table.md``, ``table.csv``, ``table.json`` and, for sweeps, ``sweep.png`` into ``folder``."""
-    write_atomic(os.path.join(folder, 'table.md'), markdown(table, result).encode())
+    atomic_write_bytes(os.path.join(folder, 'table.md'), markdown(table, result).encode())
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(['method', 'group', 'source'] + [c.key for c in table.columns])
@@ -537,8 +523,8 @@ def write_outputs(table, result, folder):
             if values is not None:
                 writer.writerow([row['method'], row['group'] or '', source] +
                                 ['' if values.get(c.key) is None else repr(values[c.key]) for c in table.columns])
-    write_atomic(os.path.join(folder, 'table.csv'), buf.getvalue().encode())
-    write_atomic(os.path.join(folder, 'table.json'),
+    atomic_write_bytes(os.path.join(folder, 'table.csv'), buf.getvalue().encode())
+    atomic_write_bytes(os.path.join(folder, 'table.json'),
                  json.dumps(_json_safe(copy.deepcopy(result)), indent=1, ensure_ascii=False).encode())
     if table.sweep:
         plot_sweep(table, result, os.path.join(folder, 'sweep.png'))
@@ -573,4 +559,4 @@ def plot_sweep(table, result, path):
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=100, metadata={'Software': None})
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
