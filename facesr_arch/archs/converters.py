@@ -12,7 +12,7 @@ import re
 import torch
 
 from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
-from ..utils.weights import NETWORK_KEY
+from ..utils.weights import NETWORK_KEY, safe_load
 from .gcfsr_arch import GCFSR
 from .vgg_arch import vgg_layer_names
 
@@ -344,7 +344,7 @@ def convert_file(source, src, dst, key=None):
                                 'put them are listed in weights/README.md')
     if os.path.realpath(src) == os.path.realpath(dst):
         raise BadInputError('refusing to overwrite the source checkpoint; give another output path')
-    ckpt = torch.load(src, map_location='cpu', weights_only=True)
+    ckpt = safe_load(src, f'{source} release')
     key = key or DEFAULT_KEYS.get(source)
     if key is not None:
         if key not in ckpt:

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
+from ..toolkit.outputs import atomic_write_text
 from .image_source import ImageSource, is_lmdb
 from .lmdb_util import read_meta_keys
 
@@ -71,9 +72,8 @@ def write_key_list(name, path=None):
     source = f'first {stop} keys of {universe}' if universe in KEY_LISTS else \
         f'keys {start}..{stop - 1} of numpy.random.default_rng({seed}).permutation of {universe}'
     path = path or key_list_path(name)
-    with open(path, 'w') as f:
-        f.write(f'# {name}: {what}\n# {source} (facesr_arch/data/testset_keys.py)\n')
-        f.write(''.join(f'{key}\n' for key in draw_key_list(name)))
+    atomic_write_text(path, f'# {name}: {what}\n# {source} (facesr_arch/data/testset_keys.py)\n'
+                      + ''.join(f'{key}\n' for key in draw_key_list(name)))
     return path
 
 

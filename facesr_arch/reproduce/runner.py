@@ -307,7 +307,7 @@ def _measure_parameters(table, networks):
     """Parameter counts: the paper configuration of the table's method, and every checkpoint's network."""
     from basicsr.utils.registry import ARCH_REGISTRY
 
-    from ..benchmark.models import method_options
+    from ..benchmark.configs import method_options
     measured = {}
     blocks = {}
     if table.ours:

@@ -2,7 +2,7 @@
 
 - :func:`list_images` / :func:`images_by_stem`: the image files directly in a folder, by extension. A folder
   named like an image (``x.png/``), a broken link and a link loop are skipped and listed (a warning on the
-  ``facesr_arch.inputs`` logger, which reaches stderr); two images sharing a stem (``face.png`` and
+  ``facesr_arch.inputs`` logger, always written to stderr); two images sharing a stem (``face.png`` and
   ``face.jpg``) are refused, naming both, because outputs and keys are named by stem. A stem is the name
   without its last extension, kept as it is (``dots.in.name.png`` -> ``dots.in.name``).
 - :func:`decode_image` / :func:`read_image`: float32 BGR in [0, 1] from any common format; a header that
@@ -21,7 +21,19 @@ from .errors import MissingInputError, UserError
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 MAX_IMAGE_PIXELS = 1 << 26  # 67M pixels (8192^2, 0.8 GiB as float32 RGB): more is a broken header or a bomb
 
+
+
+class _StderrHandler(logging.Handler):
+    """Writes each record to the ``sys.stderr`` of the moment (a command's terminal, or what captures it)."""
+
+    def emit(self, record):
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+# the entries a listing skips: always shown, whatever logging the host (BasicSR, a test runner) set up
 logger = logging.getLogger('facesr_arch.inputs')
+logger.addHandler(_StderrHandler())
+logger.propagate = False
 
 
 class ImageDecodeError(UserError, ValueError):

@@ -55,10 +55,10 @@ def safe_load(path, what, map_location='cpu', mmap=False):
             return torch.load(path, map_location=map_location, weights_only=True,
                               mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError:
-        raise BadInputError(f'{path} ({what}) holds pickled Python objects (code), not only tensors: it was refused and '
-                            'not loaded (running code from a checkpoint is never done). Use a checkpoint of tensors: '
-                            'the ones training saves, or a public release converted by scripts/convert_weights.py.'
-                            ) from None
+        raise BadInputError(f'{path} ({what}) holds pickled Python objects (code), not only tensors: it was refused '
+                            'and not loaded (running code from a checkpoint is never done). Use a checkpoint of '
+                            'tensors: the ones training saves, or a public release converted by '
+                            'scripts/convert_weights.py.') from None
     except Exception as err:  # truncated zip, not a torch file
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise BadInputError(f'{path} ({what}) is not a readable PyTorch checkpoint (truncated or corrupt?): '
