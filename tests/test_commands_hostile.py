@@ -357,9 +357,23 @@ def pipeline_train_cases(c, tmp, capsys, ffhq_small_lmdb):
 
 
 def pipeline_test_cases(c, tmp, capsys):
+    """Option errors, and what the test pipeline's datasets make of a folder named x.png, a link loop and a
+    name with dots (BasicSR names each output by the stem of the item's path)."""
+    from facesr_arch.data.face_degraded_dataset import FaceDegradedPairDataset
+    from facesr_arch.data.paired_dataset import FaceSingleImageDataset
     from facesr_arch.test import main
     refused(call(main, ['-opt', tmp / 'absent.yml'], capsys), 'Option file not found')
     assert call(main, ['--help'], capsys)[0] == 0
+    single = FaceSingleImageDataset({'name': 'h', 'phase': 'test', 'dataroot_lq': c['hostile'], 'lq_size': 16,
+                                     'io_backend': {'type': 'disk'}})
+    assert 'x.png: a folder named like an image' in capsys.readouterr().err
+    assert sorted(os.path.basename(single[i]['lq_path']) for i in range(len(single))) == [
+        'a.png', 'tiny.png', 'wide.png']
+    pairs = FaceDegradedPairDataset({'name': 'f', 'phase': 'val', 'dataroot_gt': c['faces'], 'gt_size': 32,
+                                     'io_backend': {'type': 'disk'}, 'deterministic': True,
+                                     'degradation': {'type': 'multiscale_bicubic', 'factors': [4]}})
+    stems = sorted(os.path.splitext(os.path.basename(pairs[i]['lq_path']))[0] for i in range(len(pairs)))
+    assert stems == ['a', 'b', 'dots.in.name']
 
 
 CASES = {'calculate_metrics': calculate_metrics_cases, 'inference': inference_cases,
