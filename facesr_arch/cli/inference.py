@@ -13,7 +13,7 @@ import os
 import sys
 
 from ..toolkit.errors import BadInputError, run_cli
-from ..toolkit.outputs import check_output
+from ..toolkit.outputs import UnsafeOutputError, check_output
 
 
 def add_model_arguments(parser):
@@ -98,9 +98,12 @@ def _main(argv=None):
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
-    # outputs are named by input stem: the folder of an input file counts as an input too
-    source = args.input if os.path.isdir(args.input) else os.path.dirname(os.path.abspath(args.input))
-    check_output(args.output, [source, args.weights, args.opt, args.detector], what='output folder',
+    folder = os.path.dirname(os.path.abspath(args.input))
+    if os.path.isfile(args.input) and os.path.realpath(folder) == os.path.realpath(args.output):
+        # outputs are named by input stem: written beside the input, one would replace it
+        raise UnsafeOutputError(f'the output folder {args.output} is the input folder of {args.input}: choose '
+                                'another one (inputs are never overwritten); nothing was changed')
+    check_output(args.output, [args.input, args.weights, args.opt, args.detector], what='output folder',
                  resumable=True)
     from ..inference.manifest import claim_output_dir, file_sha256, run_settings
     from ..inference.runner import run_aligned, run_whole_images
