@@ -304,8 +304,10 @@ def prepare_parsing_cases(c, tmp, capsys):
     refused(call(main, ['--input', c['faces'], '--output', read_only_location(tmp), '--weights', c['gcfsr']] + args,
                  capsys), 'not writable')
     (tmp / 'p').mkdir()
+    (tmp / 'p' / 'a.png').write_bytes(b'an earlier sidecar')
     refused(call(main, ['--input', c['faces'], '--output', tmp / 'p', '--weights', c['gcfsr']] + args, capsys),
             'exists', '--overwrite')
+    assert (tmp / 'p' / 'a.png').read_bytes() == b'an earlier sidecar'
     inputs()
     assert not os.path.exists(c['marker'])
 

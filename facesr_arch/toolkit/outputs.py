@@ -5,9 +5,9 @@ The contract (:func:`check_output`, checked before any work; :func:`staged_folde
 1. An output is never an input and never lies inside one (files or folders, links resolved), and no input
    lies inside an output that is replaced: a command never writes over or into what it reads (a report in its
    own results folder would be scored as a face on the next run).
-2. An existing output is refused unless the user passed ``--overwrite``; ``--overwrite`` replaces it whole:
-   the new folder is built beside it and renamed into place, so no file of the old run survives and a failed
-   run leaves the old one untouched.
+2. An existing output (other than an empty folder) is refused unless the user passed ``--overwrite``;
+   ``--overwrite`` replaces it whole: the new folder is built beside it and renamed into place, so no file of
+   the old run survives and a failed run leaves the old one untouched.
 3. A destination that cannot be written (read-only, not a folder, full) is one line before the work; an
    error of the file system during the work (disk full, permissions changed) is one line too
    (:class:`OutputWriteError`), never a traceback.
@@ -112,6 +112,14 @@ def is_inside(path, folder):
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def occupied(path):
+    """True when ``path`` exists and is not an empty folder (an empty folder holds nothing to lose: a command
+    writes into it without ``--overwrite``)."""
+    if not os.path.lexists(path):
+        return False
+    return not (os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path))
+
+
 def _existing_ancestor(path):
     path = os.path.abspath(path)
     while not os.path.lexists(path):
@@ -175,7 +183,7 @@ def check_output(output, inputs=(), overwrite=False, what='output', resumable=Fa
             kind = 'folder' if os.path.isdir(path) else 'file'
             raise UnsafeOutputError(f'the {what} {output} {relation} the input {kind} {path}: choose a location '
                                     'outside every input (inputs are never written to); nothing was changed')
-    exists = os.path.lexists(output)
+    exists = occupied(output)
     if exists and overwrite and not resumable:
         refuse_input_inside(inputs, output, what)
     if exists and not (overwrite or resumable):
@@ -219,7 +227,7 @@ def staged_folder(destination, overwrite=False):
         OutputWriteError: The file system refused a write (full, read-only).
     """
     destination = os.path.abspath(destination)
-    if os.path.lexists(destination) and not overwrite:
+    if occupied(destination) and not overwrite:
         raise ExistingOutputError(f'{destination} exists; pass --overwrite to replace it (it is replaced only once '
                                   'the new one is complete)')
     parent = os.path.dirname(destination)
