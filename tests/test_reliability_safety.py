@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 
 import cv2
 import numpy as np
