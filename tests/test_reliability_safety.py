@@ -484,6 +484,7 @@ def test_hostile_corpus_through_every_tool(hostile, checkpoints, ffhq_small_dir,
     assert 'results without gt: corrupt, nonsquare, truncated, truncated_jpeg, zero' in table
     earlier = tree_hashes(report)
     one_line_error(run('calculate_metrics.py', [hostile['dups'], '--gt', hostile['mixed'], '--metrics', 'psnr',
-                                                '--out', str(report), '--no-progress', '--overwrite']), 'share the stem')
+                                                '--out', str(report), '--no-progress', '--overwrite']),
+                   'share the stem')
     assert tree_hashes(report) == earlier
     assert tree_hashes(hostile['root']) == corpus and not os.path.exists(hostile['marker'])
