@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from ..toolkit.errors import BadInputError
 from .figures import labelled_grid
-from .runner import SkipImage
+from .runner import SkipImage, check_face_shape
 from .specs import GCFSR_MIN_FACTOR
 
 # the paper's factors (section 3.5; Fig. 5 sweeps s from 4 to 64)
@@ -36,7 +36,7 @@ def modulation_strip(restorer, img, factors, side=256, source='input'):
         raise BadInputError(f'factors {outside} are outside the range this model was trained on, '
                             f'[{GCFSR_MIN_FACTOR:g}, {high:g}] (its factor_norm); give --factors within it')
     try:
-        restorer.check(img, source)
+        check_face_shape(img, source)
     except SkipImage as err:
         raise BadInputError(str(err)) from None
     outputs = [restorer.restore([img], replace(restorer.controls, strength=s))[0] for s in factors]

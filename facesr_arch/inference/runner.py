@@ -24,6 +24,15 @@ class SkipImage(ValueError):
     """An input that cannot be restored (too small, not a square aligned face); reported and skipped."""
 
 
+def check_face_shape(img, source):
+    """Raise :class:`SkipImage` unless ``img`` is square and at least ``MIN_FACE_SIDE`` px (an aligned face)."""
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_FACE_SIDE:
+        raise SkipImage(f'{source}: too small ({w}x{h}, minimum {MIN_FACE_SIDE} px)')
+    if h != w:
+        raise SkipImage(f'{source}: {w}x{h} is not a square aligned face (use --whole-image for photos)')
+
+
 # largest output difference (normalised scale) accepted between the compiled and the eager network
 COMPILE_TOLERANCE = 1e-3
 
@@ -67,11 +76,8 @@ class FaceRestorer:
     def check(self, img, source):
         """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px that fits the
         method's input (``MethodSpec.describe``); print what the method is fed, once per input side."""
-        h, w = img.shape[:2]
-        if min(h, w) < MIN_FACE_SIDE:
-            raise SkipImage(f'{source}: too small ({w}x{h}, minimum {MIN_FACE_SIDE} px)')
-        if h != w:
-            raise SkipImage(f'{source}: {w}x{h} is not a square aligned face (use --whole-image for photos)')
+        check_face_shape(img, source)
+        h = img.shape[0]
         if h not in self.fed:
             try:
                 self.fed[h] = self.describe(h)
