@@ -1,15 +1,16 @@
-"""Test with BasicSR's pipeline: ``python -m facesr_arch.test -opt OPTIONS.yml``; results go to ./results."""
-import os
+"""Test with BasicSR's pipeline: ``python -m facesr_arch.test -opt OPTIONS.yml``; results go to ./results.
 
-from facesr_arch.models.priors import check_option_file
-from facesr_arch.utils.launch import prepare
+Exit status: 0, or 2 after a fault of the option file or its inputs (one line); see
+:mod:`facesr_arch.cli.pipeline`.
+"""
+import sys
+
+from facesr_arch.cli.pipeline import run_pipeline
 
 
-def main():
-    check_option_file(prepare(is_train=False), is_train=False)
-    from basicsr.test import test_pipeline
-    test_pipeline(os.getcwd())
+def main(argv=None):
+    return run_pipeline('test', argv)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

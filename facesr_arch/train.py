@@ -1,19 +1,17 @@
 """Train with BasicSR's pipeline: ``python -m facesr_arch.train -opt OPTIONS.yml [--auto_resume]``.
 
 Distributed: ``torchrun --nproc_per_node=N -m facesr_arch.train -opt OPTIONS.yml --launcher pytorch``.
-Experiments are written to ``./experiments/<name>`` under the current directory.
+Experiments are written to ``./experiments/<name>`` under the current directory. Exit status: 0, or 2 after a
+fault of the option file (one line); see :mod:`facesr_arch.cli.pipeline`.
 """
-import os
+import sys
 
-from facesr_arch.models.priors import check_option_file
-from facesr_arch.utils.launch import prepare
+from facesr_arch.cli.pipeline import run_pipeline
 
 
-def main():
-    check_option_file(prepare(is_train=True), is_train=True)
-    from basicsr.train import train_pipeline
-    train_pipeline(os.getcwd())
+def main(argv=None):
+    return run_pipeline('train', argv)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 
 import cv2
 import numpy as np
@@ -483,6 +482,9 @@ def test_hostile_corpus_through_every_tool(hostile, checkpoints, ffhq_small_dir,
     table = (report / 'metrics.md').read_text()
     assert '| mixed | 6 |' in table and 'skipped tiny: size (4, 4) differs from GT' in table
     assert 'results without gt: corrupt, nonsquare, truncated, truncated_jpeg, zero' in table
+    earlier = tree_hashes(report)
     one_line_error(run('calculate_metrics.py', [hostile['dups'], '--gt', hostile['mixed'], '--metrics', 'psnr',
-                                                '--out', str(report), '--no-progress']), 'share the stem')
+                                                '--out', str(report), '--no-progress', '--overwrite']),
+                   'share the stem')
+    assert tree_hashes(report) == earlier
     assert tree_hashes(hostile['root']) == corpus and not os.path.exists(hostile['marker'])

@@ -90,6 +90,7 @@ def test_list_names_every_table(capsys):
 
 def test_help_does_not_import_torch():
     code = ("import runpy, sys\nsys.argv = ['reproduce.py', '--help']\n"
+            "sys.path.insert(0, 'scripts')  # as python puts a script's folder first\n"
             "try:\n    runpy.run_path('scripts/reproduce.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "print('torch imported:', 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=120,

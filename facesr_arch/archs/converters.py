@@ -11,7 +11,8 @@ import re
 
 import torch
 
-from ..utils.weights import NETWORK_KEY
+from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
+from ..utils.weights import NETWORK_KEY, safe_load
 from .gcfsr_arch import GCFSR
 from .vgg_arch import vgg_layer_names
 
@@ -118,7 +119,8 @@ def gfpgan(state):
     :func:`stylegan2_gfpgan_clean`.
     """
     if not any(k.startswith('stylegan_decoder.') for k in state) or 'final_linear.weight' not in state:
-        raise KeyError('no stylegan_decoder.* / final_linear entries: is this a GFPGANv1Clean (v1.3 / v1.4) file?')
+        raise UnknownNameError('no stylegan_decoder.* / final_linear entries: is this a GFPGANv1Clean (v1.3 / v1.4) '
+                               'file?')
     out = {f'decoder.{k}': v for k, v in stylegan2_gfpgan_clean(state).items()}
     for key, value in state.items():
         if not key.startswith('stylegan_decoder.'):
@@ -170,7 +172,7 @@ def gpen_g(state):
     """GPEN FullGenerator: keep ``generator.*`` (rosinality names with concatenated noise), drop the encoder."""
     generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
     if not generator:
-        raise KeyError('no generator.* entries: is this a GPEN FullGenerator checkpoint?')
+        raise UnknownNameError('no generator.* entries: is this a GPEN FullGenerator checkpoint?')
     return stylegan2_rosinality(generator)
 
 
@@ -184,7 +186,7 @@ def gpen(state):
         elif key.startswith('final_linear.0.'):
             out[key.replace('final_linear.0.', 'final_linear.', 1)] = value
         elif not key.startswith('generator.'):
-            raise KeyError(f'unexpected GPEN FullGenerator entry {key!r}')
+            raise UnknownNameError(f'unexpected GPEN FullGenerator entry {key!r}')
     return out
 
 
@@ -202,7 +204,7 @@ def codeformer(state):
                 'idx_pred_layer.1.weight', 'generator.blocks.0.weight')
     missing = [k for k in required if k not in state]
     if missing:
-        raise KeyError(f'no {missing} entries: is this a CodeFormer (codeformer.pth) file?')
+        raise UnknownNameError(f'no {missing} entries: is this a CodeFormer (codeformer.pth) file?')
     return dict(state)
 
 
@@ -246,7 +248,7 @@ def _conv_width(state, prefix):
     """Output channels of the conv layer (a ``ConvLayer`` sequence) named ``prefix``."""
     widths = [v.shape[0] for k, v in state.items() if k.startswith(f'{prefix}.') and v.ndim == 4]
     if len(widths) != 1:
-        raise KeyError(prefix)
+        raise UnknownNameError(prefix)
     return widths[0]
 
 
@@ -277,7 +279,7 @@ def gcfsr_network(state):
         num_style_feat = state['final_linear.weight'].shape[0] // num_latent
         blind = _conv_width(state, 'final_down2') == _conv_width(state, 'final_down1')
     except (KeyError, ValueError) as err:
-        raise ValueError(f'not an official GCFSR state dict ({err!r} missing or malformed)') from err
+        raise BadInputError(f'not an official GCFSR state dict ({err!r} missing or malformed)') from err
     block = {'type': 'GCFSR', 'out_size': out_size, 'num_style_feat': num_style_feat,
              'channel_multiplier': multiplier, 'narrow': narrow, 'min_feat_size': GCFSR_MIN_FEAT_SIZE, 'blind': blind,
              'positive_scales': False, 'factor_norm': float(out_size // GCFSR_MIN_FEAT_SIZE)}
@@ -285,7 +287,7 @@ def gcfsr_network(state):
     try:
         GCFSR(**options).load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ValueError(f'the converted GCFSR weights do not load into GCFSR({options}): {err}') from err
+        raise BadInputError(f'the converted GCFSR weights do not load into GCFSR({options}): {err}') from err
     return block
 
 
@@ -312,10 +314,10 @@ def vggface(state):
         layer, _, param = key.rpartition('.')
         if layer.startswith('conv'):
             if layer not in names:
-                raise KeyError(f'unexpected VGGFace layer {layer!r}')
+                raise UnknownNameError(f'unexpected VGGFace layer {layer!r}')
             out[f'features.{names.index(layer)}.{param}'] = value
     if len(out) != 26:
-        raise KeyError(f'expected the 13 conv layers of VGG16 (26 tensors), found {len(out)}')
+        raise UnknownNameError(f'expected the 13 conv layers of VGG16 (26 tensors), found {len(out)}')
     return out
 
 
@@ -336,14 +338,17 @@ def convert_file(source, src, dst, key=None):
     Sources with an entry in ``NETWORKS`` also store the network block they load into under ``NETWORK_KEY``.
     """
     if source not in CONVERTERS:
-        raise ValueError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
-    if os.path.abspath(src) == os.path.abspath(dst):
-        raise ValueError('refusing to overwrite the source checkpoint; give another output path')
-    ckpt = torch.load(src, map_location='cpu', weights_only=True)
+        raise BadInputError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
+    if not os.path.isfile(src):
+        raise MissingInputError(f'{src}: no such file; the public releases, where they are published and where to '
+                                'put them are listed in weights/README.md')
+    if os.path.realpath(src) == os.path.realpath(dst):
+        raise BadInputError('refusing to overwrite the source checkpoint; give another output path')
+    ckpt = safe_load(src, f'{source} release')
     key = key or DEFAULT_KEYS.get(source)
     if key is not None:
         if key not in ckpt:
-            raise KeyError(f'{src} has no {key!r} entry (it has {sorted(ckpt)[:10]})')
+            raise UnknownNameError(f'{src} has no {key!r} entry (it has {sorted(ckpt)[:10]})')
         ckpt = ckpt[key]
     else:
         for candidate in ('params_ema', 'params', 'state_dict'):

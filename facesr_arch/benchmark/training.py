@@ -37,6 +37,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..inference.specs import Controls, get_spec
+from .configs import method_options
+from .timing import PeakMemory, sync_device, time_calls
 
 # component boxes of the generated training faces, as fractions of the side: [x1, y1, x2, y2]
 _BOXES = {'left_eye': (0.25, 0.35, 0.45, 0.5), 'right_eye': (0.55, 0.35, 0.75, 0.5), 'mouth': (0.3, 0.65, 0.7, 0.85)}
@@ -293,7 +295,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
     without it are both measured; the first iteration is a warm-up (it also starts the loader workers).
 
     Args:
-        method (str): Method name (``benchmark.models.PAPER_OPTIONS``).
+        method (str): Method name (``benchmark.configs.PAPER_OPTIONS``).
         config (str): 'paper' or 'tiny'.
         device (torch.device): Training device.
         batch_size, iterations (int): Batch size and timed iterations.
@@ -316,7 +318,6 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
         in the warm-up iteration) and 'activation_mb_per_face' (that over the batch size), 'peak_mem_mb' with
         'peak_mem_kind' (CUDA allocation peak, or CPU RSS peak, above the level before the model was built).
     """
-    from .models import PeakMemory, _sync, method_options, time_calls
     device = torch.device(device)
     opt = method_options(method, config)
     if opt['train'].get('r1_reg_weight', 0) > 0:
@@ -349,7 +350,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
                 data = next(batches)
                 fetched = time.perf_counter()
                 model.feed_data(data)
-                _sync(device)
+                sync_device(device)
                 fed = time.perf_counter()
                 if current_iter == 1:  # activations counted in the untimed warm-up (the hooks cost time)
                     resident = [t for m in model_modules(model) for t in (*m.parameters(), *m.buffers())]
@@ -357,7 +358,7 @@ def training_cost(method, config, device, batch_size=2, iterations=4, r1_every=2
                         model.optimize_parameters(current_iter)
                 else:
                     model.optimize_parameters(current_iter)
-                _sync(device)
+                sync_device(device)
                 if current_iter == 1:
                     result['batch_keys'] = sorted(data)
                     result['lq_size'] = list(model.lq.shape[-2:])

@@ -18,7 +18,8 @@ import os
 import sys
 
 from ..metrics.catalog import COLOR_SPACES, METRICS
-from ..utils.safety import check_writable, run_cli
+from ..toolkit.errors import UserError, run_cli
+from ..toolkit.outputs import check_output
 
 
 def build_parser():
@@ -30,7 +31,10 @@ def build_parser():
     parser.add_argument('--lq', help="the methods' LQ inputs: the first column of report.html's gallery")
     parser.add_argument('--metrics', nargs='+', choices=list(METRICS),
                         help='metrics (default: all that apply: full-reference ones need --gt, FID a reference)')
-    parser.add_argument('--out', default='results/metrics', help='output folder (default: results/metrics)')
+    parser.add_argument('--out', default='results/metrics', help='report folder (default: results/metrics); never '
+                        'inside a result or GT folder')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing report folder (whole, once the new report is complete)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N (default: cpu)')
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--color-space', default='ycbcr', choices=list(COLOR_SPACES),
@@ -67,21 +71,22 @@ def main(argv=None):
 
 def _main(argv=None):
     args = parse_args(argv)
-    check_writable(args.out, 'report folder')
+    names = args.names or [os.path.basename(os.path.normpath(folder)) for folder in args.results]
+    if len(set(names)) != len(names):
+        raise UserError(f'method names must differ, got {names}; pass --names')
+    inputs = args.results + [args.gt, args.fid_ref, args.ifqa_weights, args.arcface_weights, args.landmark_weights]
+    check_output(args.out, inputs, args.overwrite, 'report folder')
     if args.torch_home:
         os.environ['TORCH_HOME'] = os.path.abspath(args.torch_home)
     from ..metrics.html_report import write_metrics_html
     from ..metrics.report import compute_report, markdown_table, write_report
-    names = args.names or [os.path.basename(os.path.normpath(folder)) for folder in args.results]
-    if len(set(names)) != len(names):
-        sys.exit(f'method names must differ, got {names}; pass --names')
     weights = {'ifqa': args.ifqa_weights, 'identity': args.arcface_weights, 'landmark': args.landmark_weights}
     report, timings = compute_report(
         dict(zip(names, args.results)), gt_dir=args.gt, metric_names=args.metrics, device=args.device,
         batch_size=args.batch_size, color_space=args.color_space, crop_border=args.crop_border,
         arcface_arch=args.arcface_arch, weights={k: v for k, v in weights.items() if v},
         fid_reference=args.fid_ref, progress=not args.no_progress)
-    paths = write_report(report, timings, args.out)
+    paths = write_report(report, timings, args.out, args.overwrite)
     paths.update(write_metrics_html(report, args.out, lq_dir=args.lq))
     print(markdown_table(report))
     print(f'Written: {", ".join(sorted(paths.values()))}')

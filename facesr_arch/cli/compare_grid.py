@@ -20,8 +20,7 @@ import json
 import os
 import sys
 
-from ..toolkit.errors import UserError
-from ..utils.safety import check_writable, run_cli
+from ..toolkit.errors import UserError, run_cli
 
 
 def build_parser():
@@ -41,17 +40,14 @@ def build_parser():
     parser.add_argument('--parsing', help='folder of parsing label maps (<stem>.png) inset in the LR tiles')
     parser.add_argument('--no-scores', action='store_true', help='no PSNR-Y / SSIM-Y captions')
     parser.add_argument('--tile', type=int, default=256, help='tile side (default: 256)')
-    parser.add_argument('-o', '--output', required=True, help='figure to write (.png / .jpg)')
+    parser.add_argument('-o', '--output', required=True, help='figure to write (.png / .jpg), outside every input')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing figure')
     return parser
 
 
 def main(argv=None):
     """Write the figure; returns 0, or 2 after a user error (one line on stderr)."""
-    try:
-        return run_cli(_main, 'compare_grid', argv)
-    except UserError as err:
-        print(f'compare_grid: error: {err}', file=sys.stderr)
-        return 2
+    return run_cli(_main, 'compare_grid', argv)
 
 
 def _columns(args):
@@ -83,22 +79,21 @@ def _components(path):
 
 def _main(argv=None):
     args = build_parser().parse_args(argv)
-    from ..data.image_io import list_images, write_image_atomic
     from ..inference.figures import comparison_grid, parse_zoom_box
+    from ..toolkit.inputs import images_by_stem
+    from ..toolkit.outputs import check_output, write_image_atomic
     columns = _columns(args)
-    try:
-        zoom = parse_zoom_box(args.zoom) if args.zoom else None
-    except ValueError as err:
-        raise UserError(str(err)) from err
+    zoom = parse_zoom_box(args.zoom) if args.zoom else None
     components = _components(args.components) if args.components and zoom is None else None
-    check_writable(args.output, 'figure')
-    names = args.names or [os.path.splitext(os.path.basename(p))[0] for p in list_images(args.lr)[:args.max]]
-    try:
-        grid, missing = comparison_grid(columns, names, args.tile, gt_dir=args.gt, zoom=zoom,
-                                        component_boxes_by_stem=components, parsing_dir=args.parsing,
-                                        scores=not args.no_scores)
-    except ValueError as err:  # a zoom box outside the image
-        raise UserError(str(err)) from err
+    check_output(args.output, [folder for _, folder in columns] + [args.parsing, args.components],
+                 overwrite=args.overwrite, what='figure')
+    lr_images = images_by_stem(args.lr)
+    for _, folder in columns[1:]:
+        images_by_stem(folder)  # two images of one stem (face.png, face.jpg) are refused, naming both
+    names = args.names or list(lr_images)[:args.max]
+    grid, missing = comparison_grid(columns, names, args.tile, gt_dir=args.gt, zoom=zoom,
+                                    component_boxes_by_stem=components, parsing_dir=args.parsing,
+                                    scores=not args.no_scores)
     for entry in missing:
         print(f'missing or unreadable: {entry} (gray tile)')
     write_image_atomic(args.output, grid)

@@ -39,7 +39,8 @@ Also ``python -m facesr_arch.cli.convert_weights`` and the console command ``fac
 import argparse
 import sys
 
-from ..utils.safety import run_cli
+from ..toolkit.errors import run_cli
+from ..toolkit.outputs import check_output
 
 # the keys of facesr_arch.archs.converters.CONVERTERS, listed here so that --help needs no torch
 SOURCES = ('arcface_resnet18', 'codeformer', 'facexlib', 'gcfsr', 'gfpgan', 'gpen', 'gpen_d', 'gpen_g',
@@ -54,6 +55,7 @@ def build_parser():
     parser.add_argument('src', help='public checkpoint')
     parser.add_argument('dst', help='output file')
     parser.add_argument('--key', default=None, help='entry holding the state dict (default: per source)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing output file')
     return parser
 
 
@@ -64,6 +66,7 @@ def main(argv=None):
 
 def _main(argv=None):
     args = build_parser().parse_args(argv)
+    check_output(args.dst, [args.src], args.overwrite, 'output file')
     from ..archs.converters import convert_file
     state = convert_file(args.source, args.src, args.dst, args.key)
     print(f'{args.source}: wrote {len(state)} tensors to {args.dst}')

@@ -9,7 +9,7 @@ LMDB is complete.
 import argparse
 import sys
 
-from ..utils.safety import run_cli
+from ..toolkit.errors import run_cli
 
 
 def build_parser():

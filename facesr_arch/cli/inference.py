@@ -9,9 +9,11 @@
 Also ``python -m facesr_arch.cli.inference`` and the console command ``facesr-inference``.
 """
 import argparse
+import os
 import sys
 
-from ..utils.safety import run_cli
+from ..toolkit.errors import BadInputError, run_cli
+from ..toolkit.outputs import UnsafeOutputError, check_output
 
 
 def add_model_arguments(parser):
@@ -52,7 +54,7 @@ def restorer_from_args(args, return_config=False):
     from ..inference.runner import FaceRestorer
     from ..inference.specs import Controls, get_spec
     if args.fidelity is not None and not 0 <= args.fidelity <= 1:
-        raise ValueError(f'--fidelity must be in [0, 1] (CodeFormer\'s w), got {args.fidelity}')
+        raise BadInputError(f'--fidelity must be in [0, 1] (CodeFormer\'s w), got {args.fidelity}')
     args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(args.seed)
     block, weights, param_key = network_config(
@@ -92,16 +94,21 @@ def main(argv=None):
 
 
 def _main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.batch_size < 1:
-        raise SystemExit('--batch-size must be at least 1')
-    from ..utils.safety import check_writable
+        parser.error('--batch-size must be at least 1')
+    folder = os.path.dirname(os.path.abspath(args.input))
+    if os.path.isfile(args.input) and os.path.realpath(folder) == os.path.realpath(args.output):
+        # outputs are named by input stem: written beside the input, one would replace it
+        raise UnsafeOutputError(f'the output folder {args.output} is the input folder of {args.input}: choose '
+                                'another one (inputs are never overwritten); nothing was changed')
+    check_output(args.output, [args.input, args.weights, args.opt, args.detector], what='output folder',
+                 resumable=True)
     from ..inference.manifest import claim_output_dir, file_sha256, run_settings
     from ..inference.runner import run_aligned, run_whole_images
-    from ..inference.sources import check_output_dir, collect_inputs
+    from ..inference.sources import collect_inputs
     from ..inference.whole_image import load_detector
-    check_output_dir(args.input, args.output)
-    check_writable(args.output, 'output folder')
     items = collect_inputs(args.input)
     restorer, (block, weights, param_key) = restorer_from_args(args, return_config=True)
     whole = None

@@ -18,7 +18,8 @@ import argparse
 import os
 import sys
 
-from ..utils.safety import check_writable, run_cli
+from ..toolkit.errors import run_cli
+from ..toolkit.outputs import check_output
 
 
 def build_parser():
@@ -73,7 +74,7 @@ def _main(argv=None):
     if not (args.input and args.output and args.protocol):
         parser.error('--input, --output and --protocol are required (or --list)')
     from ..data.testset_build import make_testset
-    check_writable(args.output, 'output folder')
+    check_output(args.output, [args.input], what='output folder', resumable=True)
     for protocol in args.protocol:
         path = make_testset(args.input, args.output, protocol, args.seed, args.max_images, args.lmdb,
                             args.overwrite, args.keys, args.exclude_keys, log=lambda line: print(line, file=sys.stderr),

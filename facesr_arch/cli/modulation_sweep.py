@@ -9,7 +9,8 @@ Also ``python -m facesr_arch.cli.modulation_sweep`` and the console command ``fa
 import argparse
 import sys
 
-from ..utils.safety import run_cli
+from ..toolkit.errors import run_cli
+from ..toolkit.outputs import check_output, write_image_atomic
 from .inference import add_model_arguments
 
 
@@ -21,6 +22,7 @@ def build_parser():
     parser.add_argument('--factors', type=float, nargs='+',
                         help='conditional factors s (default: 4 8 16 32 64, those up to the model\'s factor_norm)')
     parser.add_argument('--tile', type=int, default=256, help='tile side in the strip (default: 256)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing output file')
     add_model_arguments(parser)
     return parser
 
@@ -33,15 +35,14 @@ def main(argv=None):
 def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ..data.image_io import read_image, write_image_atomic
+    check_output(args.output, [args.input, args.weights, args.opt], args.overwrite, 'output file')
     from ..inference.modulation import DEFAULT_FACTORS, modulation_strip
+    from ..toolkit.inputs import read_image
     from .inference import restorer_from_args
+    face = read_image(args.input)
     restorer = restorer_from_args(args)
     factors = args.factors or [s for s in DEFAULT_FACTORS if s <= getattr(restorer.net, 'factor_norm', s)]
-    try:
-        strip = modulation_strip(restorer, read_image(args.input), factors, args.tile)
-    except ValueError as err:
-        parser.error(str(err))
+    strip = modulation_strip(restorer, face, factors, args.tile, source=args.input)
     write_image_atomic(args.output, strip)
     print(f'Wrote {args.output} ({len(factors)} factors)')
     return 0

@@ -20,7 +20,7 @@ Also ``python -m facesr_arch.cli.prepare_parsing`` and the console command ``fac
 import argparse
 import sys
 
-from ..utils.safety import run_cli
+from ..toolkit.errors import run_cli
 
 
 def build_parser():
@@ -37,6 +37,8 @@ def build_parser():
     parser.add_argument('--landmarks', default=None,
                         help='facexlib FAN file (e.g. weights/alignment_WFLW_4HG.pth): boxes from its landmarks')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing sidecar folder and boxes file (whole, once the new one is complete)')
     return parser
 
 
@@ -51,7 +53,7 @@ def _main(argv=None):
     options = {'min_feat_size': args.min_feat_size, 'in_size': args.size,
                'with_image_head': args.min_feat_size == 32} if args.arch == 'parsenet' else {'in_size': args.size}
     written, failures = prepare_parsing(args.input, args.output, args.weights, args.arch, args.size, args.boxes,
-                                        args.device, options, args.landmarks)
+                                        args.device, options, args.landmarks, args.overwrite)
     print(f'wrote {len(written)} parsing maps to {args.output}; {len(failures)} skipped')
     return 0
 

@@ -21,6 +21,8 @@ import argparse
 import os
 import sys
 
+from ..toolkit.errors import run_cli
+
 
 def build_parser():
     parser = argparse.ArgumentParser(prog='reproduce', description=__doc__,
@@ -55,6 +57,8 @@ def build_parser():
     parser.add_argument('--landmark-weights', help='facexlib FAN checkpoint for landmark distance')
     parser.add_argument('--torch-home', help='sets TORCH_HOME (where pyiqa / torchvision weights are) first')
     parser.add_argument('--progress', action='store_true', help='progress bars')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing OUT/<paper>_table<id> (whole, once the new one is complete)')
     return parser
 
 
@@ -66,6 +70,11 @@ def list_tables():
 
 
 def main(argv=None):
+    """Measure one table (or list them); returns the exit status (2 after a user error)."""
+    return run_cli(_main, 'reproduce', argv)
+
+
+def _main(argv=None):
     args = build_parser().parse_args(argv)
     if args.torch_home:
         os.environ['TORCH_HOME'] = os.path.abspath(args.torch_home)
@@ -80,20 +89,16 @@ def main(argv=None):
     from ..reproduce.runner import measure, parse_pairs
     from ..reproduce.selection import parse_pair_entries
     from ..reproduce.tables import load_table
-    try:
-        table = load_table(args.paper, args.table)
-        weights = {'ifqa': args.ifqa_weights, 'identity': args.arcface_weights, 'landmark': args.landmark_weights}
-        result = measure(
-            table, args.out, make_testset, hq=args.hq, checkpoints=parse_pairs(args.checkpoint, '--checkpoint'),
-            checkpoint_opts=parse_pairs(args.checkpoint_opt, '--checkpoint-opt'), seed=args.seed,
-            max_images=args.max_images, keys=args.keys, exclude=args.exclude_keys,
-            device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
-            batch_size=args.batch_size, fid_ref=args.fid_ref, weights={k: v for k, v in weights.items() if v},
-            progress=args.progress, dataset=args.dataset, celeba_lists=args.celeba_lists,
-            pairs=parse_pair_entries(args.pairs))
-    except (ValueError, KeyError, FileNotFoundError) as err:  # ReproduceError, TableError: ValueErrors
-        print(f'reproduce: error: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
-        return 2
+    table = load_table(args.paper, args.table)
+    weights = {'ifqa': args.ifqa_weights, 'identity': args.arcface_weights, 'landmark': args.landmark_weights}
+    result = measure(
+        table, args.out, make_testset, hq=args.hq, checkpoints=parse_pairs(args.checkpoint, '--checkpoint'),
+        checkpoint_opts=parse_pairs(args.checkpoint_opt, '--checkpoint-opt'), seed=args.seed,
+        max_images=args.max_images, keys=args.keys, exclude=args.exclude_keys,
+        device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
+        batch_size=args.batch_size, fid_ref=args.fid_ref, weights={k: v for k, v in weights.items() if v},
+        progress=args.progress, overwrite=args.overwrite, dataset=args.dataset, celeba_lists=args.celeba_lists,
+        pairs=parse_pair_entries(args.pairs))
     with open(os.path.join(result['folder'], 'table.md')) as f:
         print(f.read())
     print(f'Written: {result["folder"]}')

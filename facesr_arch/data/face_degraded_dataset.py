@@ -52,8 +52,9 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
             the dataset gives up (``image_io.SkipCorruptSamples``). Default: 10.
 
     Returns (per item): 'lq' (or 'degradation') and 'gt' in [-1, 1], 'factor' (normalised condition, when
-    the degradation draws one), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the key, for
-    BasicSR's validation naming).
+    the degradation draws one), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the image's
+    path, whose stem is the key: BasicSR's validation names its outputs by that stem, ``dots.in.name.png`` as
+    ``dots.in.name``).
     """
 
     option_keys = {
@@ -116,7 +117,8 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
         flip = self.use_hflip and rng.random() < 0.5
         if flip:
             gt = np.ascontiguousarray(gt[:, ::-1])
-        item = {'gt': to_tensor(gt, self.mean, self.std), 'key': key, 'lq_path': key, 'gt_path': key}
+        path = self.source.path(key)
+        item = {'gt': to_tensor(gt, self.mean, self.std), 'key': key, 'lq_path': path, 'gt_path': path}
         if self.on_device:
             record = sample_blind_params(rng, self.degradation)
             item['degradation'] = record_to_tensors(record)

@@ -1,6 +1,7 @@
 """Images by key from an LMDB (BasicSR layout) or a folder, for every dataset of the package."""
 import os
 
+from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
 from .image_io import decode_image, images_by_stem
 from .lmdb_util import LmdbReader, check_lmdb_keys, read_meta_keys
 
@@ -34,9 +35,9 @@ class ImageSource:
             self._paths = images_by_stem(root)
             self.keys = sorted(self._paths)
             if not self.keys:
-                raise FileNotFoundError(f'No images found in {root}')
+                raise MissingInputError(f'No images found in {root}')
         else:
-            raise ValueError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
+            raise BadInputError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
 
     def path(self, key):
         """A name for the image in messages and results: the file path, or ``<lmdb>/<key>`` (whose stem is the key,
@@ -47,7 +48,7 @@ class ImageSource:
         if self.backend == 'lmdb':
             return decode_image(self._reader.get(key), self.path(key))
         if key not in self._paths:
-            raise KeyError(f'No image with stem {key!r} in {self.root}')
+            raise UnknownNameError(f'No image with stem {key!r} in {self.root}')
         with open(self._paths[key], 'rb') as f:
             return decode_image(f.read(), self._paths[key])
 

@@ -7,16 +7,15 @@ folder beside the output and renamed into place when complete (an older one is r
 The command line is :mod:`facesr_arch.cli.create_lmdb`.
 """
 import os
-import shutil
-import tempfile
 
 import cv2
 import lmdb
 import numpy as np
 from tqdm import tqdm
 
-from ..utils.safety import check_writable, refuse_input_inside, replace_folder
-from .image_io import ImageDecodeError, images_by_stem, read_image, umask_mode
+from ..toolkit.errors import BadInputError, MissingInputError
+from ..toolkit.inputs import ImageDecodeError, images_by_stem, read_image
+from ..toolkit.outputs import atomic_write_text, check_output, staged_folder
 from .lmdb_util import key_problem
 
 
@@ -34,34 +33,27 @@ def encode_png(path, compress_level):
 def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, batch=500):
     """Build the LMDB; returns (number written, list of (path, reason) skipped).
 
+    The output follows the contract of :func:`facesr_arch.toolkit.outputs.check_output`: never inside the
+    input, an existing one replaced only with ``overwrite`` (whole, once the new one is complete).
+
     Raises:
-        FileExistsError: ``output_path`` exists and ``overwrite`` is False.
-        FileNotFoundError: ``input_folder`` is missing or holds no images.
-        ValueError: No input image could be read.
+        ExistingOutputError: ``output_path`` exists and ``overwrite`` is False.
+        UnsafeOutputError: The output lies inside the input (or the input inside it), or cannot be written.
+        MissingInputError: ``input_folder`` is missing or holds no images.
+        BadInputError: No input image could be read.
     """
     input_folder, output_path = os.path.abspath(input_folder), os.path.abspath(output_path)
-    if os.path.exists(output_path) and not overwrite:
-        raise FileExistsError(f'{output_path} exists; pass --overwrite to replace it')
-    if output_path.startswith(input_folder + os.sep) or output_path == input_folder:
-        raise ValueError('The output LMDB must not be inside the input folder')
-    refuse_input_inside([input_folder], output_path, 'LMDB')
+    check_output(output_path, [input_folder], overwrite, 'LMDB')
     by_stem = images_by_stem(input_folder)
     if not by_stem:
-        raise FileNotFoundError(f'No images (png, jpg, jpeg, bmp, tif, webp) in {input_folder}')
-    stems, paths = list(by_stem), list(by_stem.values())
-    check_writable(output_path, 'LMDB')
-
-    parent = os.path.dirname(output_path)
-    os.makedirs(parent, exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix='.tmp_lmdb_', dir=parent)
-    os.chmod(tmp_dir, umask_mode(directory=True))  # mkdtemp makes 0700
+        raise MissingInputError(f'No images (png, jpg, jpeg, bmp, tif, webp) in {input_folder}')
     skipped, meta, written = [], [], 0
-    try:
+    with staged_folder(output_path, overwrite) as tmp_dir:
         map_size = 1 << 28
         env = lmdb.open(tmp_dir, map_size=map_size)
         txn = env.begin(write=True)
         total_bytes = 0
-        for path, key in tqdm(list(zip(paths, stems)), unit='img', desc='create_lmdb'):
+        for key, path in tqdm(list(by_stem.items()), unit='img', desc='create_lmdb'):
             problem = key_problem(key)
             if problem:
                 skipped.append((path, f'{path}: file name {problem}; rename the file'))
@@ -88,11 +80,6 @@ def create_lmdb(input_folder, output_path, compress_level=1, overwrite=False, ba
         txn.commit()
         env.close()
         if not written:
-            raise ValueError(f'None of the {len(paths)} images in {input_folder} could be read')
-        with open(os.path.join(tmp_dir, 'meta_info.txt'), 'w') as f:
-            f.write('\n'.join(meta) + '\n')
-        replace_folder(tmp_dir, output_path)
-    finally:
-        if os.path.exists(tmp_dir):
-            shutil.rmtree(tmp_dir)
+            raise BadInputError(f'None of the {len(by_stem)} images in {input_folder} could be read')
+        atomic_write_text(os.path.join(tmp_dir, 'meta_info.txt'), '\n'.join(meta) + '\n')
     return written, skipped

@@ -15,10 +15,12 @@ import re
 
 import lmdb
 
+from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError, UserError
+
 _BAD_KEY_CHARS = re.compile(r'[^\x21-\x7e]|\.')
 
 
-class LmdbIntegrityError(ValueError):
+class LmdbIntegrityError(UserError, ValueError):
     """An LMDB folder whose ``data.mdb`` is truncated or not an LMDB file."""
 
 
@@ -66,10 +68,10 @@ def read_meta_keys(lmdb_path):
     """Keys listed in ``meta_info.txt`` of a BasicSR LMDB: the first field of each line minus its '.png'."""
     meta = os.path.join(lmdb_path, 'meta_info.txt')
     if not os.path.isdir(lmdb_path) or not os.path.isfile(os.path.join(lmdb_path, 'data.mdb')):
-        raise FileNotFoundError(f'{lmdb_path} is not an LMDB folder (no data.mdb); create it with '
+        raise MissingInputError(f'{lmdb_path} is not an LMDB folder (no data.mdb); create it with '
                                 'scripts/create_lmdb.py --input IMAGES --output X.lmdb')
     if not os.path.isfile(meta):
-        raise FileNotFoundError(f'{meta} is missing: BasicSR LMDBs list their keys there '
+        raise MissingInputError(f'{meta} is missing: BasicSR LMDBs list their keys there '
                                 '(scripts/create_lmdb.py writes it)')
     keys = []
     with open(meta, encoding='ascii', errors='replace') as f:
@@ -81,12 +83,12 @@ def read_meta_keys(lmdb_path):
             well_formed = ext == '.png' and (len(fields) == 1 or fields[1].startswith('('))
             problem = key_problem(stem) if well_formed else 'expected "<key>.png (h,w,c) <compression>"'
             if problem:
-                raise ValueError(f'{meta} line {number} ({line.strip()[:80]!r}): {problem}; this LMDB was not made '
-                                 'by scripts/create_lmdb.py, which refuses such names: rename the images and '
-                                 'rebuild it')
+                raise BadInputError(f'{meta} line {number} ({line.strip()[:80]!r}): {problem}; this LMDB was not made '
+                                    'by scripts/create_lmdb.py, which refuses such names: rename the images and '
+                                    'rebuild it')
             keys.append(stem)
     if not keys:
-        raise ValueError(f'{meta} lists no keys')
+        raise BadInputError(f'{meta} lists no keys')
     return keys
 
 
@@ -112,8 +114,8 @@ class LmdbReader:
         with open_lmdb(self.lmdb_path).begin(write=False) as txn:
             value = txn.get(key.encode('ascii'))
         if value is None:
-            raise KeyError(f'Key {key!r} is listed in {self.lmdb_path}/meta_info.txt but has no data in the LMDB; '
-                           'rebuild it with scripts/create_lmdb.py')
+            raise UnknownNameError(f'Key {key!r} is listed in {self.lmdb_path}/meta_info.txt but has no data in the '
+                                   'LMDB; rebuild it with scripts/create_lmdb.py')
         return value
 
 
@@ -126,5 +128,5 @@ def check_lmdb_keys(lmdb_path, keys):
     with open_lmdb(lmdb_path).begin(write=False, buffers=True) as txn:
         missing = [key for key in keys if txn.get(key.encode('ascii')) is None]
     if missing:
-        raise KeyError(f'{len(missing)} key(s) listed in {lmdb_path}/meta_info.txt have no data in the LMDB, e.g. '
-                       f'{missing[:5]}; rebuild it with scripts/create_lmdb.py')
+        raise UnknownNameError(f'{len(missing)} key(s) listed in {lmdb_path}/meta_info.txt have no data in the LMDB, '
+                               f'e.g. {missing[:5]}; rebuild it with scripts/create_lmdb.py')

@@ -13,12 +13,13 @@ import os
 import cv2
 import numpy as np
 
+from ..toolkit.errors import UserError
 from ..utils.face_parsing import FLIP_PAIRS, NUM_CLASSES, flip_parsing
 
 COMPONENTS = ('left_eye', 'right_eye', 'mouth')
 
 
-class SidecarError(KeyError):
+class SidecarError(UserError, KeyError):
     """A sidecar missing, or malformed, for one image key."""
 
     def __str__(self):

@@ -12,8 +12,9 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from ..utils.safety import refuse_input_inside, staged_folder
-from .image_io import ImageDecodeError, write_atomic, write_image_atomic
+from ..toolkit.errors import BadInputError
+from ..toolkit.inputs import ImageDecodeError
+from ..toolkit.outputs import atomic_write_text, check_output, staged_folder, write_image_atomic
 from .image_source import ImageSource
 from .lmdb_build import create_lmdb
 from .lmdb_util import key_problem
@@ -43,7 +44,8 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
     """
     recipe = get_protocol(protocol)
     root = os.path.join(output, protocol)
-    refuse_input_inside([input_root], root, 'test set')
+    key_files = [path for path in [keys, *exclude] if path and path != 'paper']
+    check_output(root, [input_root, *key_files], overwrite, 'test set')
     with staged_folder(root, overwrite) as staging:
         source = ImageSource(input_root)
         keys, key_source = resolve_test_keys(source.keys, recipe, keys, exclude, input_root, dataset,
@@ -68,8 +70,8 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
                 write_image_atomic(os.path.join(staging, subset, 'lq', f'{key}.png'), lq)
                 records[key] = record
             if not records:
-                raise ValueError(f'None of the {len(keys)} images of {input_root} could be used: '
-                                 + '; '.join(list(skipped.values())[:3]))
+                raise BadInputError(f'None of the {len(keys)} images of {input_root} could be used: '
+                                    + '; '.join(list(skipped.values())[:3]))
             if lmdb:
                 for part in ('gt', 'lq') if recipe['reference'] else ('lq', ):
                     create_lmdb(os.path.join(staging, subset, part), os.path.join(staging, subset, f'{part}.lmdb'))
@@ -78,7 +80,7 @@ def make_testset(input_root, output, protocol, seed=0, max_images=None, lmdb=Fal
         for kind, reasons in (('skipped', skipped), ('warning', upsampled)):
             for reason in reasons.values():
                 log(f'{kind}: {reason}')
-        write_atomic(os.path.join(staging, 'manifest.json'), json.dumps(manifest, indent=1, sort_keys=True).encode())
+        atomic_write_text(os.path.join(staging, 'manifest.json'), json.dumps(manifest, indent=1, sort_keys=True))
     return os.path.join(root, 'manifest.json')
 
 

@@ -26,6 +26,8 @@ import os
 
 import numpy as np
 
+from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
+from ..toolkit.outputs import atomic_write_text
 from .image_source import ImageSource, is_lmdb
 from .lmdb_util import read_meta_keys
 
@@ -77,7 +79,7 @@ def dataset_name(name):
     """
     norm = str(name).strip().lower().replace('-', '_')
     if not norm or not all(ch.isalnum() or ch == '_' for ch in norm):
-        raise ValueError(f'--dataset {name!r}: give a data set name such as celeba_hq, celeba or ffhq')
+        raise BadInputError(f'--dataset {name!r}: give a data set name such as celeba_hq, celeba or ffhq')
     return norm
 
 
@@ -96,7 +98,7 @@ def draw_key_list(name):
     """The keys of list ``name`` (sorted, zero-padded as the dataset's usual file names), from its seed."""
     universe, seed, (start, stop), _ = KEY_LISTS[name]
     if seed == DERIVED:
-        raise ValueError(f'Key list {name} is derived from the datasets\' own lists, not drawn: {DERIVED_HOW}')
+        raise BadInputError(f'Key list {name} is derived from the datasets\' own lists, not drawn: {DERIVED_HOW}')
     if universe in KEY_LISTS:
         parent = draw_key_list(universe)
         if seed is None:
@@ -119,9 +121,8 @@ def write_key_list(name, path=None):
     else:
         source = f'keys {start}..{stop - 1} of numpy.random.default_rng({seed}).permutation of {universe}'
     path = path or key_list_path(name)
-    with open(path, 'w') as f:
-        f.write(f'# {name}: {what}\n# {source} (facesr_arch/data/testset_keys.py)\n')
-        f.write(''.join(f'{key}\n' for key in draw_key_list(name)))
+    atomic_write_text(path, f'# {name}: {what}\n# {source} (facesr_arch/data/testset_keys.py)\n'
+                      + ''.join(f'{key}\n' for key in draw_key_list(name)))
     return path
 
 
@@ -132,7 +133,7 @@ def read_key_file(path):
         FileNotFoundError: The path does not exist.
     """
     if not os.path.exists(path):
-        raise FileNotFoundError(f'Key list {path} not found')
+        raise MissingInputError(f'Key list {path} not found')
     if os.path.isdir(path):
         return read_meta_keys(path) if is_lmdb(path) else ImageSource(path).keys
     with open(path) as f:
@@ -162,7 +163,7 @@ def paper_keys(keys_name, celeba_lists=None):
     """:func:`protocol_keys` with a description of where they came from: (keys, description)."""
     if is_derived(keys_name):
         if not celeba_lists:
-            raise ValueError(f'Key list {keys_name} is derived from the datasets\' own lists: {DERIVED_HOW}')
+            raise BadInputError(f'Key list {keys_name} is derived from the datasets\' own lists: {DERIVED_HOW}')
         return derive_celeba_test(*celeba_lists, count=KEY_LISTS[keys_name][2][1])
     return read_key_file(key_list_path(keys_name)), f'key list {keys_name}'
 
@@ -184,13 +185,13 @@ def read_celeba_hq_mapping(path):
     with open(path) as f:
         lines = [(n, line.split()) for n, line in enumerate(f, 1) if line.strip()]
     if not lines or not {'idx', 'orig_file'} <= set(lines[0][1]):
-        raise ValueError(f'{path}: expected a header naming the columns idx and orig_file (CelebA-HQ\'s '
+        raise BadInputError(f'{path}: expected a header naming the columns idx and orig_file (CelebA-HQ\'s '
                          'image_list.txt or CelebAMask-HQ\'s CelebA-HQ-to-CelebA-mapping.txt)')
     header = lines[0][1]
     idx_col, file_col = header.index('idx'), header.index('orig_file')
     for number, fields in lines[1:]:
         if len(fields) <= max(idx_col, file_col) or not fields[idx_col].isdigit():
-            raise ValueError(f'{path} line {number}: expected {len(header)} columns ({" ".join(header)})')
+            raise BadInputError(f'{path} line {number}: expected {len(header)} columns ({" ".join(header)})')
         mapping[int(fields[idx_col])] = normalise(fields[file_col])
     return mapping
 
@@ -209,7 +210,7 @@ def read_celeba_partition(path):
             if not fields or fields == ['image_id', 'partition']:
                 continue
             if len(fields) != 2 or fields[1] not in ('0', '1', '2'):
-                raise ValueError(f'{path} line {number}: expected "<CelebA file> <0|1|2>", got {line.strip()!r}')
+                raise BadInputError(f'{path} line {number}: expected "<CelebA file> <0|1|2>", got {line.strip()!r}')
             partition[normalise(fields[0])] = int(fields[1])
     return partition
 
@@ -223,7 +224,7 @@ def celeba_hq_partition(image_list, eval_partition, partition='test'):
     mapping, parts = read_celeba_hq_mapping(image_list), read_celeba_partition(eval_partition)
     unknown = sorted(i for i, name in mapping.items() if name not in parts)
     if unknown:
-        raise ValueError(f'{len(unknown)} CelebA-HQ faces of {image_list} have a CelebA file that {eval_partition} '
+        raise BadInputError(f'{len(unknown)} CelebA-HQ faces of {image_list} have a CelebA file that {eval_partition} '
                          f'does not list (first: CelebA-HQ {unknown[0]} -> {mapping[unknown[0]]}); are they '
                          "CelebA's list_eval_partition.txt and CelebA-HQ's image_list.txt?")
     wanted = CELEBA_PARTITIONS[partition]
@@ -254,7 +255,7 @@ def derive_celeba_test(image_list, eval_partition, count=3000, seed=CELEBA_TEST_
     else:
         validation = celeba_hq_partition(image_list, eval_partition, 'validation')
         if len(test) + len(validation) < count:
-            raise ValueError(f'CelebA\'s test and validation partitions hold {len(test) + len(validation)} CelebA-HQ '
+            raise BadInputError(f'CelebA\'s test and validation partitions hold {len(test) + len(validation)} CelebA-HQ '
                              f'faces, fewer than {count}')
         fill = [validation[i] for i in rng.permutation(len(validation))[:count - len(test)]]
         chosen = sorted(test + fill)
@@ -273,9 +274,9 @@ def select_keys(available, wanted, source_name='the key list', input_name='the i
     by_id = {normalise(key): key for key in available}
     missing = [key for key in wanted if normalise(key) not in by_id]
     if missing:
-        raise KeyError(f'{len(missing)} of the {len(wanted)} faces of {source_name} are not in {input_name} '
-                       f'(first: {", ".join(missing[:5])}); point --input at the whole dataset, or pass '
-                       '--keys FILE with your own list')
+        raise UnknownNameError(f'{len(missing)} of the {len(wanted)} faces of {source_name} are not in {input_name} '
+                               f'(first: {", ".join(missing[:5])}); point --input at the whole dataset, or pass '
+                               '--keys FILE with your own list')
     return [by_id[normalise(key)] for key in wanted]
 
 
@@ -291,8 +292,8 @@ def check_no_overlap(test_keys, excluded_keys, excluded_name='the excluded set',
     excluded = {normalise(key) for key in excluded_keys}
     shared = [key for key in test_keys if normalise(key) in excluded]
     if shared:
-        raise ValueError(f'The test set shares {len(shared)} faces with {excluded_name} (first: '
-                         f'{", ".join(shared[:5])}); choose other test faces or drop them from training{hint}')
+        raise BadInputError(f'The test set shares {len(shared)} faces with {excluded_name} (first: '
+                            f'{", ".join(shared[:5])}); choose other test faces or drop them from training{hint}')
 
 
 def resolve_test_keys(available, recipe, keys=None, exclude=(), input_name='the input', dataset=None,
@@ -330,20 +331,20 @@ def resolve_test_keys(available, recipe, keys=None, exclude=(), input_name='the 
     dataset = dataset_name(dataset) if dataset else own
     if celeba_lists:
         if not (recipe.get('keys') and is_derived(recipe['keys'])):
-            raise ValueError(f"--celeba-lists derives GFPGAN's CelebA-Test; this protocol ({recipe['dataset']}) does "
+            raise BadInputError(f"--celeba-lists derives GFPGAN's CelebA-Test; this protocol ({recipe['dataset']}) does "
                              'not take its faces from it: omit --celeba-lists')
         if keys not in (None, 'paper'):
-            raise ValueError(f'--celeba-lists derives the test faces; it cannot be combined with --keys {keys}')
+            raise BadInputError(f'--celeba-lists derives the test faces; it cannot be combined with --keys {keys}')
         keys = 'paper'
     if keys == 'paper' and own and dataset != own:
-        raise ValueError(f"--keys paper takes key list {recipe['keys']}, which names {own} faces, but the input "
+        raise BadInputError(f"--keys paper takes key list {recipe['keys']}, which names {own} faces, but the input "
                          f'is --dataset {dataset}; omit --keys (every input face) or pass --keys FILE')
     if keys is None:
         chosen, described = list(available), 'every input image'
     elif keys == 'paper':
         if not recipe.get('keys'):
-            raise ValueError(f"This protocol has no key list ({recipe['dataset']}: the set is the images you "
-                             'provide); omit --keys or pass --keys FILE')
+            raise BadInputError(f"This protocol has no key list ({recipe['dataset']}: the set is the images you "
+                                'provide); omit --keys or pass --keys FILE')
         wanted, described = paper_keys(recipe['keys'], celeba_lists)
         chosen = select_keys(available, wanted, f"key list {recipe['keys']}", input_name)
     else:

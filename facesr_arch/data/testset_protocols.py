@@ -24,6 +24,7 @@ import copy
 import cv2
 import numpy as np
 
+from ..toolkit.errors import UnknownNameError
 from .degradations import apply_degradation
 
 MPCNET_EQ1 = {'type': 'mpcnet_blind', 'out_size': 512}
@@ -189,7 +190,7 @@ def get_protocol(name):
         KeyError: Unknown protocol (the message lists the known ones).
     """
     if name not in PROTOCOLS:
-        raise KeyError(f'Unknown protocol {name!r}; known: {", ".join(protocol_names())}')
+        raise UnknownNameError(f'Unknown protocol {name!r}; known: {", ".join(protocol_names())}')
     return copy.deepcopy(PROTOCOLS[name])
 
 

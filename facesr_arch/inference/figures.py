@@ -6,7 +6,8 @@ import os
 import cv2
 import numpy as np
 
-from ..data.image_io import IMAGE_EXTENSIONS, ImageDecodeError, read_image
+from ..toolkit.errors import BadInputError
+from ..toolkit.inputs import IMAGE_EXTENSIONS, ImageDecodeError, read_image
 from ..utils.face_parsing import NUM_CLASSES
 
 LABEL_HEIGHT_RATIO = 0.12
@@ -184,14 +185,14 @@ def zoom_insets(tile, source, boxes, nearest=False, ratio=0.42):
 
 
 def parse_zoom_box(text):
-    """``'x,y,w,h'`` (pixels) -> tuple of four ints; ValueError naming the expected form."""
+    """``'x,y,w,h'`` (pixels) -> tuple of four ints; BadInputError naming the expected form."""
     parts = text.split(',')
     try:
         values = tuple(int(p) for p in parts)
     except ValueError:
         values = ()
     if len(values) != 4 or values[2] <= 0 or values[3] <= 0 or min(values[:2]) < 0:
-        raise ValueError(f'--zoom takes x,y,w,h in pixels of the GT / output image (w, h > 0), got {text!r}')
+        raise BadInputError(f'--zoom takes x,y,w,h in pixels of the GT / output image (w, h > 0), got {text!r}')
     return values
 
 
@@ -214,7 +215,7 @@ def to_fractions(box, width, height):
     x0, y0 = max(0.0, box[0] / width), max(0.0, box[1] / height)
     x1, y1 = min(1.0, (box[0] + box[2]) / width), min(1.0, (box[1] + box[3]) / height)
     if x1 <= x0 or y1 <= y0:
-        raise ValueError(f'zoom box {tuple(box)} lies outside the {width}x{height} image')
+        raise BadInputError(f'zoom box {tuple(box)} lies outside the {width}x{height} image')
     return (x0, y0, x1 - x0, y1 - y0)
 
 

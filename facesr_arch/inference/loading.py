@@ -20,6 +20,7 @@ import time
 import torch
 import yaml
 
+from ..toolkit.errors import BadInputError
 from ..utils.options import load_yaml
 from ..utils.weights import NETWORK_KEY, load_state_dict
 from .specs import SPECS, get_spec
@@ -38,7 +39,7 @@ def parse_net_options(pairs):
     for pair in pairs or ():
         key, sep, value = pair.partition('=')
         if not sep or not key:
-            raise ValueError(f'--net-opt takes KEY=VALUE, got {pair!r}')
+            raise BadInputError(f'--net-opt takes KEY=VALUE, got {pair!r}')
         out[key.strip()] = yaml.safe_load(value)
     return out
 
@@ -120,8 +121,8 @@ def merge_checkpoint_network(block, stored, source):
     if not stored:
         return dict(block)
     if stored['type'] != block.get('type'):
-        raise ValueError(f'{source} holds a {stored["type"]} network, not {block.get("type")}: use the option '
-                         'file (or --arch) of that method, or the checkpoint alone (--weights)')
+        raise BadInputError(f'{source} holds a {stored["type"]} network, not {block.get("type")}: use the option '
+                            'file (or --arch) of that method, or the checkpoint alone (--weights)')
     differing = {k: (block[k], v) for k, v in stored.items() if k in block and _plain(block[k]) != _plain(v)}
     if differing:
         changes = ', '.join(f'{k}={new!r} (option file: {old!r})' for k, (old, new) in differing.items())
@@ -150,27 +151,27 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
     if opt_path:
         opt = load_yaml(opt_path)
         if 'network_g' not in opt:
-            raise ValueError(f'{opt_path} has no network_g block')
+            raise BadInputError(f'{opt_path} has no network_g block')
         block = copy.deepcopy(opt['network_g'])
         if arch and arch != block['type']:
-            raise ValueError(f'--arch {arch} contradicts {opt_path} (network_g.type: {block["type"]})')
+            raise BadInputError(f'--arch {arch} contradicts {opt_path} (network_g.type: {block["type"]})')
         path_opt = opt.get('path') or {}
         weights = weights or path_opt.get('pretrain_network_g')
         param_key = param_key or path_opt.get('param_key_g')
     stored, keys = read_checkpoint_header(weights)
     if stored is not None:
         if arch and arch != stored['type']:
-            raise ValueError(f'--arch {arch} contradicts {weights}, which holds a {stored["type"]} network '
-                             '(drop --arch: the checkpoint names its network)')
+            raise BadInputError(f'--arch {arch} contradicts {weights}, which holds a {stored["type"]} network '
+                                '(drop --arch: the checkpoint names its network)')
         block = merge_checkpoint_network(block, stored, weights) if block else stored
     elif block is None:
         if not arch:
             if weights:
-                raise ValueError(f'{weights} does not name its network (no {NETWORK_KEY!r} entry: an older or '
-                                 'foreign checkpoint): pass --arch NAME with the --net-opt KEY=VALUE it was '
-                                 'trained with, or -opt its option file')
-            raise ValueError('Give a checkpoint (--weights), a test option file (-opt), or an architecture '
-                             '(--arch) with --weights')
+                raise BadInputError(f'{weights} does not name its network (no {NETWORK_KEY!r} entry: an older or '
+                                    'foreign checkpoint): pass --arch NAME with the --net-opt KEY=VALUE it was '
+                                    'trained with, or -opt its option file')
+            raise BadInputError('Give a checkpoint (--weights), a test option file (-opt), or an architecture '
+                                '(--arch) with --weights')
         block = {'type': arch}
     for key, value in (net_options or {}).items():
         if stored is not None and key in stored and _plain(stored[key]) != _plain(value):
@@ -266,6 +267,6 @@ def build_network(block, weights, param_key=None, device='cpu'):
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError:
-        raise ValueError(mismatch_message(block, weights, state)) from None
+        raise BadInputError(mismatch_message(block, weights, state)) from None
     net.eval().requires_grad_(False)
     return net.to(torch.device(device))

@@ -10,7 +10,9 @@ import hashlib
 import json
 import os
 
-from ..data.image_io import IMAGE_EXTENSIONS, write_atomic
+from ..toolkit.errors import BadInputError
+from ..toolkit.inputs import IMAGE_EXTENSIONS
+from ..toolkit.outputs import atomic_write_bytes
 
 MANIFEST = 'inference_manifest.json'
 
@@ -72,18 +74,18 @@ def claim_output_dir(out_dir, settings, inputs, checkpoint):
                 old = json.load(f)
             old_settings, previous_inputs = old['settings'], old.get('inputs', [])
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f'{path} is not a readable inference manifest ({err}); choose another output '
-                             'folder') from None
+            raise BadInputError(f'{path} is not a readable inference manifest ({err}); choose another output '
+                                'folder') from None
         changed = _differences(old_settings, settings)
         if changed:
-            raise ValueError(f'{out_dir} holds outputs made with other settings ({"; ".join(changed)[:400]}); '
-                             'continuing would mix two models under one name: choose another output folder')
+            raise BadInputError(f'{out_dir} holds outputs made with other settings ({"; ".join(changed)[:400]}); '
+                                'continuing would mix two models under one name: choose another output folder')
     elif os.path.isdir(out_dir) and any(_is_output(os.path.join(out_dir, n)) for n in os.listdir(out_dir)):
-        raise ValueError(f'{out_dir} holds images but no {MANIFEST}: they were not made by this tool with known '
-                         'settings and would be taken as finished; choose an empty or new output folder')
+        raise BadInputError(f'{out_dir} holds images but no {MANIFEST}: they were not made by this tool with known '
+                            'settings and would be taken as finished; choose an empty or new output folder')
     record = {'settings': settings, 'checkpoint': os.path.abspath(checkpoint),
               'inputs': sorted(set(previous_inputs) | set(inputs))}
-    write_atomic(path, json.dumps(record, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(path, json.dumps(record, indent=1, sort_keys=True).encode())
     return path
 
 

@@ -18,22 +18,12 @@ import torch
 from torch.nn import functional as F
 
 from ..archs.parsing_arch import build_face_parser
-from ..data.image_io import ImageDecodeError, decode_image, list_images, read_image, write_atomic
-from ..data.lmdb_util import LmdbReader, read_meta_keys
+from ..data.image_source import ImageSource
 from ..metrics.landmark import LandmarkDistance
+from ..toolkit.errors import BadInputError
+from ..toolkit.inputs import ImageDecodeError
+from ..toolkit.outputs import atomic_write_bytes, check_output, staged_folder
 from ..utils.face_parsing import component_boxes, landmark_boxes
-
-
-def iter_images(source):
-    """(stem, loader) pairs for a folder of images or a BasicSR LMDB."""
-    if os.path.isdir(source) and os.path.isfile(os.path.join(source, 'meta_info.txt')) and \
-            os.path.isfile(os.path.join(source, 'data.mdb')):
-        reader = LmdbReader(source)
-        for key in read_meta_keys(source):
-            yield key, lambda key=key: decode_image(reader.get(key), f'{source}:{key}')
-    else:
-        for path in list_images(source):
-            yield os.path.splitext(os.path.basename(path))[0], lambda path=path: read_image(path)
 
 
 @torch.no_grad()
@@ -53,7 +43,7 @@ def image_landmarks(detector, img_bgr, device):
 
 
 def prepare_parsing(source, output, weights, arch='parsenet', size=512, boxes_path=None, device='cpu',
-                    parser_options=None, landmarks=None):
+                    parser_options=None, landmarks=None, overwrite=False):
     """Write ``<output>/<stem>.png`` for every image of ``source``; returns (written stems, failures).
 
     Args:
@@ -67,33 +57,38 @@ def prepare_parsing(source, output, weights, arch='parsenet', size=512, boxes_pa
         parser_options (dict | None): Extra options of :func:`build_face_parser`. Default: None.
         landmarks (str | None): facexlib FAN file; the boxes then come from its landmarks
             (:func:`landmark_boxes`) instead of the parsing map. Needs ``boxes_path``. Default: None.
+        overwrite (bool): Replace an existing sidecar folder / boxes file (whole: the folder is built beside
+            it and renamed into place). Default: False.
 
     Returns:
         tuple[list[str], list[str]]: Written stems and ``'stem: error'`` lines of skipped images.
     """
-    if os.path.abspath(source) == os.path.abspath(output):
-        raise ValueError('the output folder must differ from the input')
     if landmarks and not boxes_path:
-        raise ValueError('a landmark model only serves the boxes: give a boxes JSON path too')
+        raise BadInputError('a landmark model only serves the boxes: give a boxes JSON path too')
+    inputs = [source, weights, landmarks]
+    check_output(output, inputs, overwrite, 'sidecar folder')
+    if boxes_path:
+        check_output(boxes_path, inputs + [output], overwrite, 'boxes file')
+    images = ImageSource(source)
     parser = build_face_parser(arch, weights, **(parser_options or {})).to(device)
     detector = LandmarkDistance(device, weights=landmarks) if landmarks else None
-    os.makedirs(output, exist_ok=True)
     written, failures, boxes = [], [], {}
-    for stem, load in iter_images(source):
-        try:
-            img = load()
-        except (ImageDecodeError, KeyError) as err:
-            failures.append(f'{stem}: {err}')
-            print(f'skipped {stem}: {err}', file=sys.stderr)
-            continue
-        labels = parse_image(parser, img, size, device)
-        ok, buf = cv2.imencode('.png', labels)
-        write_atomic(os.path.join(output, f'{stem}.png'), buf.tobytes())
-        if detector is not None:
-            boxes[stem] = landmark_boxes(image_landmarks(detector, img, device), img.shape[1], img.shape[0])
-        elif boxes_path:
-            boxes[stem] = component_boxes(labels)
-        written.append(stem)
-    if boxes_path:
-        write_atomic(boxes_path, json.dumps(boxes, indent=1).encode())
+    with staged_folder(output, overwrite) as staging:
+        for stem in images.keys:
+            try:
+                img = images.read(stem)
+            except (ImageDecodeError, KeyError) as err:
+                failures.append(f'{stem}: {err}')
+                print(f'skipped {stem}: {err}', file=sys.stderr)
+                continue
+            labels = parse_image(parser, img, size, device)
+            ok, buf = cv2.imencode('.png', labels)
+            atomic_write_bytes(os.path.join(staging, f'{stem}.png'), buf.tobytes())
+            if detector is not None:
+                boxes[stem] = landmark_boxes(image_landmarks(detector, img, device), img.shape[1], img.shape[0])
+            elif boxes_path:
+                boxes[stem] = component_boxes(labels)
+            written.append(stem)
+        if boxes_path:
+            atomic_write_bytes(boxes_path, json.dumps(boxes, indent=1).encode())
     return written, failures

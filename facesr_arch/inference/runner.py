@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.image_io import ImageDecodeError, write_image_atomic
 from ..data.preprocess import prepare_face, tensor_to_image, to_uint8
+from ..toolkit.inputs import ImageDecodeError
+from ..toolkit.outputs import write_image_atomic
 from .figures import labelled_pair
 from .optimize import optimize_for_inference
 from .specs import Controls, condition_tensor
@@ -18,12 +19,22 @@ from .whole_image import alignment, crop_face, detect_landmarks, native_face_siz
 # how the line printed per input side names each resizing of ``MethodSpec.interpolation``
 INTERPOLATION_NAMES = {'bicubic': 'bicubic', 'bilinear-8bit': 'bilinear (8-bit, OpenCV)'}
 
-# faces smaller than this carry too little to restore (and break the 4x-downsampling encoders)
-MIN_FACE_SIDE = 8
+# faces smaller than this carry too little to restore: 16 px is the smallest LR face of the papers' protocols
+# (GCFSR x64 from 1024 px and W-Net x8 from 128 px) and of GCFSR's encoder ("the minimum input size", 3.4)
+MIN_FACE_SIDE = 16
 
 
 class SkipImage(ValueError):
     """An input that cannot be restored (too small, not a square aligned face); reported and skipped."""
+
+
+def check_face_shape(img, source):
+    """Raise :class:`SkipImage` unless ``img`` is square and at least ``MIN_FACE_SIDE`` px (an aligned face)."""
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_FACE_SIDE:
+        raise SkipImage(f'{source}: too small ({w}x{h}, minimum {MIN_FACE_SIDE} px)')
+    if h != w:
+        raise SkipImage(f'{source}: {w}x{h} is not a square aligned face (use --whole-image for photos)')
 
 
 # largest output difference (normalised scale) accepted between the compiled and the eager network
@@ -69,11 +80,8 @@ class FaceRestorer:
     def check(self, img, source):
         """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px that fits the
         method's input (``MethodSpec.describe``); print what the method is fed, once per input side."""
-        h, w = img.shape[:2]
-        if min(h, w) < MIN_FACE_SIDE:
-            raise SkipImage(f'{source}: too small ({w}x{h}, minimum {MIN_FACE_SIDE} px)')
-        if h != w:
-            raise SkipImage(f'{source}: {w}x{h} is not a square aligned face (use --whole-image for photos)')
+        check_face_shape(img, source)
+        h = img.shape[0]
         if h not in self.fed:
             try:
                 self.fed[h] = self.describe(h)

@@ -3,7 +3,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..data.image_io import IMAGE_EXTENSIONS, decode_image, images_by_stem, read_image
+from ..toolkit.errors import BadInputError, MissingInputError
+from ..toolkit.inputs import IMAGE_EXTENSIONS, decode_image, images_by_stem, read_image
 from ..data.lmdb_util import LmdbReader, check_lmdb_integrity, read_meta_keys
 
 
@@ -36,7 +37,7 @@ def collect_inputs(path):
     """
     if os.path.isfile(path):
         if not path.lower().endswith(IMAGE_EXTENSIONS):
-            raise ValueError(f'{path} is not an image file (extensions: {", ".join(IMAGE_EXTENSIONS)})')
+            raise BadInputError(f'{path} is not an image file (extensions: {", ".join(IMAGE_EXTENSIONS)})')
         return [_file_item(path)]
     if os.path.isfile(os.path.join(path, 'data.mdb')):
         check_lmdb_integrity(path)
@@ -44,17 +45,6 @@ def collect_inputs(path):
         return [_lmdb_item(reader, path, key) for key in read_meta_keys(path)]
     items = [_file_item(p) for p in images_by_stem(path).values()]
     if not items:
-        raise FileNotFoundError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) in {path}')
+        raise MissingInputError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) in {path}')
     return items
 
-
-def check_output_dir(input_path, output_dir):
-    """Refuse an output folder that is the input folder (or the folder of an input file, or an LMDB).
-
-    Raises:
-        ValueError: Writing there could overwrite or pollute the inputs.
-    """
-    source = input_path if os.path.isdir(input_path) else os.path.dirname(os.path.abspath(input_path))
-    if os.path.realpath(source) == os.path.realpath(output_dir):
-        raise ValueError(f'The output folder {output_dir} is the input folder: choose another one '
-                         '(inputs are never overwritten)')

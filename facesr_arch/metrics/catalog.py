@@ -22,6 +22,8 @@ fid         FID against a reference folder or .npz statistics
 """
 from dataclasses import dataclass
 
+from ..toolkit.errors import BadInputError, UnknownNameError
+
 COLOR_SPACES = {'ycbcr': 'YCbCr BT.601 (MATLAB rgb2ycbcr)', 'yiq': 'YIQ (MATLAB rgb2gray)'}
 
 
@@ -78,7 +80,7 @@ def variant(name, color_space='ycbcr', crop_border=0, arcface_arch='ir_se50'):
     """
     check_name(name)
     if color_space not in COLOR_SPACES:
-        raise ValueError(f'color_space must be one of {sorted(COLOR_SPACES)}, got {color_space!r}')
+        raise BadInputError(f'color_space must be one of {sorted(COLOR_SPACES)}, got {color_space!r}')
     crop = f'crop border {crop_border}'
     y = f'Y of {COLOR_SPACES[color_space]}'
     return {
@@ -102,7 +104,7 @@ def variant(name, color_space='ycbcr', crop_border=0, arcface_arch='ir_se50'):
 def check_name(name):
     """Raise ``KeyError`` listing the valid names if ``name`` is not a metric."""
     if name not in METRICS:
-        raise KeyError(f'Unknown metric {name!r}; choose from {", ".join(METRICS)}')
+        raise UnknownNameError(f'Unknown metric {name!r}; choose from {", ".join(METRICS)}')
 
 
 def build_metric(name, device='cpu', color_space='ycbcr', crop_border=0, weights=None, arcface_arch='ir_se50',

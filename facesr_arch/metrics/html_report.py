@@ -23,7 +23,7 @@ import urllib.parse
 import cv2
 import numpy as np
 
-from ..data.image_io import ImageDecodeError, images_by_stem, read_image
+from ..toolkit.inputs import ImageDecodeError, images_by_stem, read_image
 from ..toolkit.outputs import atomic_write_bytes, atomic_write_text
 from .catalog import METRICS
 

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from facesr_arch.data.image_io import ImageDecodeError, images_by_stem, read_image
+from ..toolkit.inputs import ImageDecodeError, images_by_stem, read_image
+from ..toolkit.outputs import staged_folder
 
 from .catalog import METRICS, build_metric, variant
 from .identity import threshold_curve
@@ -75,6 +76,11 @@ def test_output_suffix(results, gts):
     return None
 
 
+# largest image, and largest batch (width x height summed), a metric is given: SSIM over one 6000x6000 image asked
+# for 34.7 GB (about 960 bytes per pixel), so 4096^2 pixels stay near 16 GB, within a 24 GB machine
+METRIC_MAX_PIXELS = 4096 * 4096
+
+
 def _to_tensor(img):
     """float BGR HWC array -> RGB (3, h, w) tensor."""
     return torch.from_numpy(np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)))
@@ -85,8 +91,8 @@ def _batches(pairs, batch_size, errors):
     stems, imgs, gts = [], [], []
     for stem, result_path, gt_path in pairs:
         try:
-            img = _to_tensor(read_image(result_path))
-            gt = None if gt_path is None else _to_tensor(read_image(gt_path))
+            img = _to_tensor(read_image(result_path, max_pixels=METRIC_MAX_PIXELS))
+            gt = None if gt_path is None else _to_tensor(read_image(gt_path, max_pixels=METRIC_MAX_PIXELS))
         except ImageDecodeError as err:
             errors.append({'image': stem, 'error': str(err)})
             continue
@@ -94,7 +100,9 @@ def _batches(pairs, batch_size, errors):
             errors.append({'image': stem, 'error': f'size {tuple(img.shape[1:])} differs from GT '
                                                    f'{tuple(gt.shape[1:])}'})
             continue
-        if stems and (len(stems) == batch_size or img.shape != imgs[0].shape):
+        pixels = img.shape[1] * img.shape[2]
+        if stems and (len(stems) == batch_size or img.shape != imgs[0].shape
+                      or pixels * (len(stems) + 1) > METRIC_MAX_PIXELS):
             yield stems, torch.stack(imgs), None if gts[0] is None else torch.stack(gts)
             stems, imgs, gts = [], [], []
         stems.append(stem)
@@ -343,21 +351,19 @@ def markdown_table(report):
     return '\n'.join(lines) + '\n'
 
 
-def write_report(report, timings, out_dir):
-    """Write metrics.md / .csv / .json, per_image.csv, timings.json and the PNG charts into ``out_dir``.
+def write_report(report, timings, out_dir, overwrite=False):
+    """Write metrics.md / .csv / .json, per_image.csv, timings.json and the PNG charts as the folder ``out_dir``.
 
-    The files are written into a temporary folder inside ``out_dir`` and each is renamed into place when all
-    are complete: a failure leaves an earlier report whole, and other files of ``out_dir`` are kept.
+    The folder is built beside ``out_dir`` and renamed into place when complete (the output contract of
+    :mod:`facesr_arch.toolkit.outputs`): a failure leaves an earlier report whole, and ``overwrite`` replaces an
+    earlier one whole (no chart of the old run survives).
 
     Returns:
         dict[str, str]: Output kind -> path.
     """
     out_dir = os.path.abspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix='.tmp_report_', dir=out_dir) as tmp:
+    with staged_folder(out_dir, overwrite) as tmp:
         staged = _write_report_files(report, timings, tmp)
-        for path in staged.values():
-            os.replace(path, os.path.join(out_dir, os.path.basename(path)))
     return {kind: os.path.join(out_dir, os.path.basename(path)) for kind, path in staged.items()}
 
 

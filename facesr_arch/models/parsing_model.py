@@ -9,7 +9,7 @@ from torch.nn import functional as F
 from basicsr.archs import build_network
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..data.image_io import write_image_atomic
+from ..toolkit.outputs import write_image_atomic
 from ..utils.face_parsing import NUM_CLASSES
 from .base import FaceBaseModel
 

@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-import yaml
 
 from ..toolkit.errors import UserError
 
@@ -112,14 +111,6 @@ def check_priors(opt, is_train, source='the option file'):
             raise UserError(f'{source}: the {part.what} has no file: set {part.option}{also} to its weights '
                             f'(see weights/README.md), or set {RANDOM_PRIORS_KEY}: true at the top level to run '
                             'it with random weights (tests only)')
-
-
-def check_option_file(opt_path, is_train):
-    """:func:`check_priors` on the option file ``opt_path`` (read with a safe YAML loader): the launch check of
-    ``facesr_arch.train`` and ``facesr_arch.test``."""
-    with open(opt_path) as f:
-        opt = yaml.safe_load(f)
-    check_priors(opt if isinstance(opt, dict) else {}, is_train, source=opt_path)
 
 
 def short_sha256(path, chunk=1 << 20):

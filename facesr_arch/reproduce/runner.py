@@ -25,14 +25,11 @@ import io
 import json
 import math
 import os
-import shutil
 import statistics
-import tempfile
 import time
 
 import torch
 
-from ..data.image_io import list_images, read_image, write_atomic, write_image_atomic
 from ..data.preprocess import bicubic_resize
 from ..data.testset_keys import is_derived
 from ..data.testset_protocols import get_protocol
@@ -41,6 +38,9 @@ from ..inference.runner import FaceRestorer, run_aligned, to_uint8
 from ..inference.sources import collect_inputs
 from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
+from ..toolkit.errors import UserError
+from ..toolkit.inputs import list_images, read_image
+from ..toolkit.outputs import atomic_write_bytes, check_output, staged_folder, write_image_atomic
 from ..utils.weights import NETWORK_KEY
 from .figures import plot_sweep
 from .report_html import write_reproduce_html
@@ -52,7 +52,7 @@ NEEDS_OPT = ('{path} does not describe its network (no {key!r} entry): give its 
              '--checkpoint-opt {name}=OPTION_FILE.yml')
 
 
-class ReproduceError(ValueError):
+class ReproduceError(UserError, ValueError):
     """Bad command-line input for a reproduction (one line: what, where, what to do)."""
 
 
@@ -184,18 +184,10 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None
         if (manifest.get('protocol') == protocol and manifest.get('seed') == seed
                 and {s: v['degradation'] for s, v in manifest.get('subsets', {}).items()} == expected):
             return os.path.dirname(manifest_path)
-    os.makedirs(os.path.dirname(root), exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=os.path.dirname(root), prefix=f'.{protocol}-')
-    try:
+    with staged_folder(root, overwrite=True) as tmp:  # a cache entry: an inconsistent one is rebuilt
         selection = {'keys': keys, 'exclude': list(exclude)} if keys or exclude else {}
         selection.update({k: v for k, v in (('dataset', dataset), ('celeba_lists', celeba_lists)) if v})
         build(source, tmp, protocol, seed, max_images, **selection)
-        if os.path.exists(root):
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return os.path.join(root, protocol)
 
 
@@ -269,7 +261,7 @@ def restore_timed(restorer, lq_dir, out_dir, controls):
 
 def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=None, seed=0, max_images=None,
             keys=None, exclude=(), device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False,
-            log=print, dataset=None, celeba_lists=None, pairs=None):
+            log=print, dataset=None, celeba_lists=None, pairs=None, overwrite=False):
     """Measure ``table`` and write its outputs (see the module docstring).
 
     Args:
@@ -293,6 +285,8 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         dataset, celeba_lists: The data set of the HQ faces and the CelebA lists (see :func:`testset`).
         pairs (dict | None): The user's own LQ / GT folders (``selection.parse_pair_entries``), used as test
             sets instead of building them (only the first ``max_images`` pairs when given).
+        overwrite (bool): Replace an existing table folder (whole, once the new one is complete); without it
+            an existing one is refused before any work. Default: False.
 
     Returns:
         dict: What ``table.json`` holds.
@@ -312,10 +306,13 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
     if celeba_lists and not any(get_protocol(p).get('keys') and is_derived(get_protocol(p)['keys'])
                                 for p, _ in table.measured_on):
         raise ReproduceError(f"--celeba-lists derives GFPGAN's CelebA-Test; {table.name} is not measured on it")
-    os.makedirs(out_dir, exist_ok=True)
     final = os.path.join(out_dir, f'{table.paper}_table{table.table_id}')
-    work = tempfile.mkdtemp(dir=out_dir, prefix=f'.{table.paper}_table{table.table_id}-')
-    try:
+    inputs = (list(checkpoints.values()) + list(checkpoint_opts.values()) + list((weights or {}).values())
+              + [fid_ref] + [spec.partition('=')[2] if '=' in spec and not os.path.exists(spec) else spec
+                             for spec in hq or []] + [folder for pair in (pairs or {}).values() for folder in pair])
+    check_output(out_dir, inputs, what='output folder', resumable=True)
+    check_output(final, overwrite=overwrite, what='table folder')
+    with staged_folder(final, overwrite) as work:
         if table.kind == 'parameters':
             measured, unavailable, sets, errors = _measure_parameters(table, networks), {}, {}, {}
         else:
@@ -333,17 +330,6 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
                              'fid_reference': fid_ref, 'checkpoints': checkpoints,
                              'checkpoint_opts': checkpoint_opts}
         write_outputs(table, result, work)
-        if os.path.exists(final):
-            old = final + '.old'
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(work, final)
-            shutil.rmtree(old)
-        else:
-            os.replace(work, final)
-    finally:
-        if os.path.exists(work):
-            shutil.rmtree(work)
     result['folder'] = final
     return result
 
@@ -352,7 +338,7 @@ def _measure_parameters(table, networks):
     """Parameter counts: the paper configuration of the table's method, and every checkpoint's network."""
     from basicsr.utils.registry import ARCH_REGISTRY
 
-    from ..benchmark.models import method_options
+    from ..benchmark.configs import method_options
     measured = {}
     blocks = {}
     if table.ours:
@@ -456,7 +442,7 @@ def paired_folders(out_dir, protocol, subset, lq, gt, max_images=None):
     set_id = f'{protocol}-pairs-{_fingerprint(input_fingerprint(lq), input_fingerprint(gt), max_images)}'
     if not max_images:
         return set_id, lq, gt
-    from ..data.image_io import images_by_stem
+    from ..toolkit.inputs import images_by_stem
     root = os.path.join(out_dir, 'testsets', set_id, subset)
     lq_files, gt_files = images_by_stem(lq), images_by_stem(gt)
     for part, files in (('lq', lq_files), ('gt', gt_files)):
@@ -465,7 +451,7 @@ def paired_folders(out_dir, protocol, subset, lq, gt, max_images=None):
             if not os.path.exists(target):
                 with open(files[stem], 'rb') as f:
                     data = f.read()
-                write_atomic(target, data)
+                atomic_write_bytes(target, data)
     return set_id, os.path.join(root, 'lq'), os.path.join(root, 'gt')
 
 
@@ -610,7 +596,7 @@ def _json_safe(value):
 
 def write_outputs(table, result, folder):
     """``table.md``, ``table.csv``, ``table.json``, ``report.html`` and, for sweeps, ``sweep.png`` into ``folder``."""
-    write_atomic(os.path.join(folder, 'table.md'), markdown(table, result).encode())
+    atomic_write_bytes(os.path.join(folder, 'table.md'), markdown(table, result).encode())
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(['method', 'group', 'source'] + [c.key for c in table.columns])
@@ -620,8 +606,8 @@ def write_outputs(table, result, folder):
             if values is not None:
                 writer.writerow([row['method'], row['group'] or '', source] +
                                 ['' if values.get(c.key) is None else repr(values[c.key]) for c in table.columns])
-    write_atomic(os.path.join(folder, 'table.csv'), buf.getvalue().encode())
-    write_atomic(os.path.join(folder, 'table.json'),
+    atomic_write_bytes(os.path.join(folder, 'table.csv'), buf.getvalue().encode())
+    atomic_write_bytes(os.path.join(folder, 'table.json'),
                  json.dumps(_json_safe(copy.deepcopy(result)), indent=1, ensure_ascii=False).encode())
     if table.sweep:
         plot_sweep(table, result, os.path.join(folder, 'sweep.png'))

@@ -10,10 +10,11 @@
 """
 import os
 
-from ..data.image_io import images_by_stem
+from ..toolkit.errors import UserError
+from ..toolkit.inputs import images_by_stem
 
 
-class SelectionError(ValueError):
+class SelectionError(UserError, ValueError):
     """Bad ``--checkpoint`` group prefix or ``--pairs`` entry (one line: what and what to do)."""
 
 

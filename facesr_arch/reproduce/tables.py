@@ -29,6 +29,8 @@ from typing import Optional
 
 import yaml
 
+from ..toolkit.errors import UnknownNameError, UserError
+
 TABLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tables')
 PAPERS = ('cfgpfssr', 'gcfsr', 'mpcnet', 'pvfr', 'wnet')
 KINDS = ('metrics', 'no_reference', 'parameters', 'runtime')
@@ -46,8 +48,9 @@ _ROW_KEYS = {'method', 'group', 'info', 'values'}
 _METRIC_OPTIONS = {'color_space', 'crop_border', 'arcface_arch'}
 
 
-class TableError(ValueError):
-    """A table file that does not follow the schema (names the file and the table)."""
+class TableError(UserError, ValueError):
+    """A table file that does not follow the schema, or a table that does not exist (names the file and the
+    table)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def _norm(name):
 def table_path(paper):
     """The data file of ``paper``."""
     if paper not in PAPERS:
-        raise KeyError(f'Unknown paper {paper!r}; choose from {", ".join(PAPERS)}')
+        raise UnknownNameError(f'Unknown paper {paper!r}; choose from {", ".join(PAPERS)}')
     return os.path.join(TABLES_DIR, f'{paper}.yaml')
 
 
@@ -180,7 +183,7 @@ def load_table(paper, table_id):
     _, tables = load_paper(paper)
     table_id = str(table_id)
     if table_id not in tables:
-        raise KeyError(f'{paper} has no table {table_id}; its tables: {", ".join(tables)}')
+        raise UnknownNameError(f'{paper} has no table {table_id}; its tables: {", ".join(tables)}')
     return tables[table_id]
 
 

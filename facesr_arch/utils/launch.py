@@ -19,9 +19,9 @@ import argparse
 import os
 import sys
 
-from .options import (OptionError, check_checkpoint_files, check_data_paths, check_validation_weights, load_yaml,
-                      validate_options)
-from .safety import UnsafeOutputError, check_writable
+from ..toolkit.errors import UserError
+from ..toolkit.outputs import check_writable
+from .options import check_checkpoint_files, load_yaml, validate_options
 
 
 def normalise_argv(argv):
@@ -30,7 +30,7 @@ def normalise_argv(argv):
         if arg.startswith('--local-rank'):
             arg = '--local_rank' + arg[len('--local-rank'):]
         if arg.startswith('--force_yml'):
-            raise SystemExit('--force_yml is not supported (BasicSR exec()s its value); edit the option file.')
+            raise UserError('--force_yml is not supported (BasicSR exec()s its value); edit the option file.')
         out.append(arg)
     return out
 
@@ -72,18 +72,16 @@ def prepare(is_train):
     parser.add_argument('-opt')
     args, _ = parser.parse_known_args()
     if args.opt is None:
-        raise SystemExit('usage: python -m facesr_arch.{train,test} -opt OPTIONS.yml [--launcher pytorch] '
-                         '[--auto_resume]')
+        raise UserError('usage: python -m facesr_arch.{train,test} -opt OPTIONS.yml [--launcher pytorch] '
+                        '[--auto_resume]')
     import facesr_arch  # noqa: F401  (registers everything before validation)
     try:
         opt = load_yaml(args.opt)
         validate_options(opt, is_train=is_train)
-        check_data_paths(opt)
         check_writable(os.path.join(os.getcwd(), 'experiments' if is_train else 'results'))
         check_checkpoint_files(opt)
-        check_validation_weights(opt)
-    except (OptionError, UnsafeOutputError) as err:
-        raise SystemExit(f'{args.opt}: {err}') from None
+    except UserError as err:  # OptionError, UnsafeOutputError, MissingWeightsError, ...
+        raise UserError(f'{args.opt}: {err}') from None
     backend = (opt.get('dist_params') or {}).get('backend')
 
     import basicsr.utils.options as basicsr_options

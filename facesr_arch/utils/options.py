@@ -19,6 +19,8 @@ import os
 
 import yaml
 
+from ..toolkit.errors import UserError
+
 # keys BasicSR itself reads from a dataset block (data loader and its own bookkeeping)
 BASICSR_DATASET_KEYS = {
     'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
@@ -57,11 +59,12 @@ NUMBER_TEXT_HINT = ('; YAML reads numbers in quotes, and exponents without a dot
                     'or 8 without quotes')
 
 
-class OptionError(ValueError):
+class OptionError(UserError, ValueError):
     """An option file that would fail (or silently misbehave) once training starts."""
 
 
-def _closest(key, valid):
+def did_you_mean(key, valid):
+    """'; did you mean ...?' naming the closest of ``valid`` to ``key``, or '' when none is close."""
     match = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.5)
     return f"; did you mean '{match[0]}'?" if match else ''
 
@@ -69,7 +72,7 @@ def _closest(key, valid):
 def _unknown(keys, valid, where):
     for key in keys:
         if key not in valid:
-            raise OptionError(f"Unknown option '{key}' in {where}{_closest(key, valid)} "
+            raise OptionError(f"Unknown option '{key}' in {where}{did_you_mean(key, valid)} "
                               f"(valid: {', '.join(sorted(valid))})")
 
 
@@ -91,7 +94,7 @@ def check_function_keys(func, block, where):
 def _lookup(registry, type_name, where):
     if type_name not in registry:
         names = [name for name, _ in registry]
-        raise OptionError(f"Unknown type '{type_name}' in {where}{_closest(type_name, names)}")
+        raise OptionError(f"Unknown type '{type_name}' in {where}{did_you_mean(type_name, names)}")
     return registry.get(type_name)
 
 
@@ -295,23 +298,6 @@ def load_yaml(path):
     return opt
 
 
-def check_data_paths(opt):
-    """Raise :class:`OptionError` if a dataset's ``dataroot_*`` does not exist (checked at launch, before BasicSR
-    creates the experiment folders; kept out of :func:`validate_options` so option files validate anywhere)."""
-    for phase, block in (opt.get('datasets') or {}).items():
-        for key, path in block.items():
-            if key.startswith('dataroot_') and path is not None and not os.path.exists(os.path.expanduser(path)):
-                raise OptionError(f'datasets.{phase}.{key} names a missing folder: {path} (pack images with '
-                                  'scripts/create_lmdb.py, make test sets with scripts/make_testset.py; see '
-                                  'datasets/README.md)')
-            if key.startswith('dataroot_') and path is not None and os.path.isfile(os.path.join(path, 'data.mdb')):
-                from ..data.lmdb_util import check_lmdb_integrity
-                try:
-                    check_lmdb_integrity(os.path.expanduser(path))
-                except ValueError as err:
-                    raise OptionError(f'datasets.{phase}.{key}: {err}') from None
-
-
 def check_checkpoint_files(opt):
     """Open each ``path.pretrain_network_*`` checkpoint with ``weights_only=True`` (tensor data mapped, not read),
     so that a pickle carrying code or a truncated file is refused at launch in one line (checked at launch, like
@@ -323,31 +309,6 @@ def check_checkpoint_files(opt):
                 safe_load(os.path.expanduser(value), f'path.{key}', mmap=True)
             except ValueError as err:
                 raise OptionError(str(err)) from None
-
-
-def check_validation_weights(opt):
-    """Build each ``val.metrics`` entry of this package that needs weight files (LPIPS, identity, ...), so that a
-    missing or refused file fails at launch, not at the first validation hours later (checked at launch,
-    like :func:`check_data_paths`).
-
-    Raises:
-        OptionError: A metric's weights are missing or not loadable (the message names the file).
-    """
-    metrics = (opt.get('val') or {}).get('metrics') or {}
-    for name, block in metrics.items():
-        if not isinstance(block, dict) or block.get('type') != 'calculate_face_metric':
-            continue
-        from ..metrics.catalog import METRICS, build_metric
-        metric = block.get('metric', 'psnr_y')
-        if metric not in METRICS:
-            raise OptionError(f"val.metrics.{name}.metric '{metric}' is not a metric{_closest(metric, METRICS)}")
-        if metric.startswith(('psnr', 'ssim')) or metric == 'niqe':  # no weight files
-            continue
-        options = {k: v for k, v in block.items() if k not in ('type', 'metric', 'better', 'device')}
-        try:
-            build_metric(metric, device='cpu', **options)
-        except (OSError, ValueError, KeyError, RuntimeError) as err:
-            raise OptionError(f'val.metrics.{name} ({metric}) cannot be computed: {err}') from None
 
 
 def validate_options(opt, is_train=True):

@@ -6,6 +6,8 @@ import zipfile
 
 import torch
 
+from ..toolkit.errors import BadInputError, UnknownNameError, UserError
+
 
 # Checkpoint entry describing the network its weights belong to: {'type': registry name, **constructor options},
 # plain Python values only (loads with weights_only=True); pretrained-file options are None (the weights are in
@@ -13,7 +15,7 @@ import torch
 NETWORK_KEY = 'network'
 
 
-class MissingWeightsError(FileNotFoundError):
+class MissingWeightsError(UserError, FileNotFoundError):
     """A pretrained weight file the configuration names does not exist."""
 
 
@@ -53,14 +55,14 @@ def safe_load(path, what, map_location='cpu', mmap=False):
             return torch.load(path, map_location=map_location, weights_only=True,
                               mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError:
-        raise ValueError(f'{path} ({what}) holds pickled Python objects (code), not only tensors: it was refused and '
-                         'not loaded (running code from a checkpoint is never done). Use a checkpoint of tensors: '
-                         'the ones training saves, or a public release converted by scripts/convert_weights.py.'
-                         ) from None
+        raise BadInputError(f'{path} ({what}) holds pickled Python objects (code), not only tensors: it was refused '
+                            'and not loaded (running code from a checkpoint is never done). Use a checkpoint of '
+                            'tensors: the ones training saves, or a public release converted by '
+                            'scripts/convert_weights.py.') from None
     except Exception as err:  # truncated zip, not a torch file
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f'{path} ({what}) is not a readable PyTorch checkpoint (truncated or corrupt?): '
-                         f'{first[:200]}') from None
+        raise BadInputError(f'{path} ({what}) is not a readable PyTorch checkpoint (truncated or corrupt?): '
+                            f'{first[:200]}') from None
 
 
 def load_state_dict(path, what, how_to_get, param_key=None, map_location='cpu'):
@@ -81,7 +83,7 @@ def load_state_dict(path, what, how_to_get, param_key=None, map_location='cpu'):
     ckpt = safe_load(path, f'{what} weights', map_location)
     if param_key is not None:
         if param_key not in ckpt:
-            raise KeyError(f'{path} has no {param_key!r} entry (it has: {sorted(ckpt)[:10]})')
+            raise UnknownNameError(f'{path} has no {param_key!r} entry (it has: {sorted(ckpt)[:10]})')
         return ckpt[param_key]
     for key in ('params_ema', 'params', 'state_dict'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
