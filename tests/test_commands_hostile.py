@@ -343,6 +343,9 @@ def pipeline_train_cases(c, tmp, capsys, ffhq_small_lmdb):
     opt['network_g'].update(out_size=32, narrow=3 / 512, num_style_feat=16, gan_num_mlp=1, num_latent_mlp=1,
                             gan_prior_path=None, parsing_prior_path=None)  # 3 channels at some resolution
     opt['network_d']['in_size'] = 32
+    for block in opt['train'].values():  # loss networks: random (random_priors), not the files the option names
+        if isinstance(block, dict) and 'weights_path' in block:
+            block['weights_path'] = None
     for phase in ('train', 'val'):
         opt['datasets'][phase].update(dataroot_gt=ffhq_small_lmdb, gt_size=32)
     opt['datasets']['train'].update(num_worker_per_gpu=0, batch_size_per_gpu=1)
