@@ -29,7 +29,7 @@ def build_parser():
     parser.add_argument('--method', default=DEFAULT_METHOD, choices=METHODS,
                         help=f'method to train (default: {DEFAULT_METHOD})')
     parser.add_argument('--hq-dir', help='folder of aligned face images (default: made on the spot)')
-    parser.add_argument('--output', default='demo_output', help='where everything goes (default: demo_output)')
+    parser.add_argument('--output', help='where everything goes (default: demo_output/METHOD)')
     parser.add_argument('--iters', type=int, help='training iterations (default: the quick-start file\'s)')
     parser.add_argument('--factor', type=int, help='GCFSR: the factor validated and compared, one of its '
                         'quick-start training factors 4, 8, 16 (default: 8)')
@@ -53,7 +53,7 @@ def _main(argv=None):
     from ..toolkit.outputs import atomic_write_text
 
     start = time.time()
-    out = os.path.abspath(args.output)
+    out = os.path.abspath(args.output or os.path.join('demo_output', args.method))
     os.makedirs(out, exist_ok=True)
     name = f'{args.method}_demo'
     hq_dir = os.path.abspath(args.hq_dir) if args.hq_dir else sample_faces(os.path.join(out, 'faces'))
@@ -74,7 +74,7 @@ def _main(argv=None):
 
     exp = os.path.join(out, 'experiments', name)
     checkpoint = os.path.join(exp, 'models', 'net_g_latest.pth')
-    result = compare_heldout(checkpoint, opt, out, args.method)
+    result = compare_heldout(checkpoint, opt, heldout_dir, out, args.method)
     logs = sorted(f for f in os.listdir(exp) if f.endswith('.log'))
     baseline, factor = result['baseline'], result['factor']
     psnr = result['mean_psnr']

@@ -32,15 +32,19 @@ def _image(tensor):
     return np.ascontiguousarray(tensor.numpy().transpose(1, 2, 0)[:, :, ::-1])
 
 
-def heldout_inputs(opt):
+def heldout_inputs(opt, faces):
     """The held-out faces of an option file as its validation makes them.
+
+    Args:
+        opt (dict): The option file (its validation set and degradation).
+        faces (str): The held-out faces (the folder the validation LMDB was packed from).
 
     Returns:
         list[tuple[str, ndarray, ndarray]]: (key, degraded input as float BGR in [0, 1], GT as uint8 BGR):
         the LR face (super-resolution) or the degraded face at the GT size (restoration).
     """
     val = dict(opt['datasets']['val'], mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], deterministic=True,
-               phase='val', max_items=None)
+               phase='val', max_items=None, dataroot_gt=faces, io_backend={'type': 'disk'})
     factor = sr_factor(opt)
     if factor:
         val['degradation'] = {'type': 'bicubic_downsample', 'scales': [factor]}
@@ -80,12 +84,13 @@ def heldout_figure(rows, psnr, labels, factor, side=FIGURE_SIDE):
     return labelled_grid(tiles, columns, side=side, row_labels=names)
 
 
-def compare_heldout(weights, opt, out_dir, label):
+def compare_heldout(weights, opt, faces, out_dir, label):
     """Restore the held-out faces with ``weights``; write the faces, the metrics report and the figure.
 
     Args:
         weights (str): Trained checkpoint (it names its network).
         opt (dict): The run's option file (its validation set and degradation).
+        faces (str): Folder of the held-out faces (those the validation LMDB holds).
         out_dir (str): Output folder: ``heldout/{gt,<baseline>,<label>}/<key>.png``, ``report/`` (the
             ``calculate_metrics`` report) and the figure ``heldout_x<factor>.png`` (``heldout_degraded.png``
             for restoration).
@@ -103,7 +108,7 @@ def compare_heldout(weights, opt, out_dir, label):
     torch.manual_seed(0)  # methods with random inputs (StyleGAN2 noise) give the same faces at every run
     folders = {name: os.path.join(out_dir, 'heldout', name) for name in ('gt', baseline, label)}
     rows = []
-    for key, lq, gt in heldout_inputs(opt):
+    for key, lq, gt in heldout_inputs(opt, faces):
         side = gt.shape[0]
         shown = to_uint8(bicubic_resize(lq, side)) if factor else to_uint8(lq)
         restored = restorer.restore([lq])[0]
