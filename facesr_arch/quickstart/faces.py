@@ -6,6 +6,7 @@ import sys
 
 from ..data.image_io import list_images
 from ..data.sample_faces import write_portrait_faces
+from ..utils.safety import refuse_input_inside
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # faces made on the spot: count and side (every quick start trains at 128 px or less)
@@ -22,10 +23,12 @@ def split_faces(hq_dir, out, holdout):
     """Copy the faces of ``hq_dir`` into ``out/train`` and (the last ``holdout`` by name) ``out/heldout``.
 
     Raises:
-        ValueError: ``hq_dir`` holds ``holdout`` faces or fewer.
+        ValueError: ``hq_dir`` holds ``holdout`` faces or fewer, or lies in a folder this replaces.
     """
     if holdout < 1:
         raise ValueError(f'--holdout must be at least 1, got {holdout}')
+    for name in ('train', 'heldout'):  # both are replaced below
+        refuse_input_inside([hq_dir], os.path.join(out, name), f'{name} folder of the demo')
     paths = list_images(hq_dir)
     if len(paths) <= holdout:
         raise ValueError(f'{hq_dir}: {len(paths)} image(s); the demo needs more than --holdout {holdout}')
