@@ -1,8 +1,8 @@
 """What each method needs at inference: its input/output sizes, its extra inputs and how it is called.
 
-A :class:`MethodSpec` is all the inference code knows about a method; adding a method of this package to inference
-means adding one spec here (a user's own architecture is declared through ``own_method.py``). Sizes are read from the built network, so tiny test models and paper-size models
-go through the same code.
+A :class:`MethodSpec` is all the inference code knows about a method; adding a method of this package to
+inference means adding one spec here (a user's own architecture is declared through ``own_method.py``). Sizes
+are read from the built network, so tiny test models and paper-size models go through the same code.
 """
 from collections.abc import Callable
 from dataclasses import dataclass

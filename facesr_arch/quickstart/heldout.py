@@ -2,9 +2,10 @@
 degraded input (restoration): the metrics report of ``calculate_metrics`` and a figure with each tile's PSNR.
 
 The inputs are made as the run's validation makes them (``FaceDegradedPairDataset``, deterministic, on the
-held-out faces the validation LMDB was packed from): for super-resolution the LR face is the GT MATLAB-bicubic-downscaled by the factor and quantised
-to 8 bits (what ``multiscale_bicubic``, ``cfgpfssr_bicubic`` and ``wnet_bicubic`` feed before upsampling), and
-the baseline is it MATLAB-bicubic-upsampled to the GT size; for restoration the baseline is the degraded input.
+held-out faces the validation LMDB was packed from): for super-resolution the LR face is the GT
+MATLAB-bicubic-downscaled by the factor and quantised to 8 bits (what ``multiscale_bicubic``,
+``cfgpfssr_bicubic`` and ``wnet_bicubic`` feed before upsampling), and the baseline is it MATLAB-bicubic-upsampled
+to the GT size; for restoration the baseline is the degraded input.
 """
 import os
 
