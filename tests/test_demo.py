@@ -6,14 +6,12 @@ import glob
 import json
 import os
 import re
-import shlex
-import subprocess
 
 import cv2
 import lmdb
 import numpy as np
 
-from helpers import REPO
+from helpers import make_demo_args
 
 from facesr_arch.cli import demo
 
@@ -21,15 +19,6 @@ from facesr_arch.cli import demo
 def lmdb_keys(path):
     with lmdb.open(path, readonly=True, lock=False) as env, env.begin() as txn:
         return {key.decode() for key, _ in txn.cursor()}
-
-
-def make_demo_args(**variables):
-    """The arguments `make demo VAR=value ...` passes to scripts/demo.py (make -n: printed, not run)."""
-    command = ['make', '-s', '-n', 'demo'] + [f'{k}={v}' for k, v in variables.items()]
-    printed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
-    line = next(line for line in printed.splitlines() if 'scripts/demo.py' in line)
-    words = shlex.split(line)
-    return words[words.index('scripts/demo.py') + 1:]
 
 
 def test_demo_baseline_line_report_figure_heldout_faces_and_eta(tmp_path, capsys, monkeypatch):

@@ -10,8 +10,7 @@ import re
 import pytest
 import yaml
 
-from helpers import REPO
-from test_demo import make_demo_args
+from helpers import REPO, make_demo_args
 
 from facesr_arch.cli import demo
 from facesr_arch.quickstart.options import METHODS, QUICKSTART_OPTIONS
