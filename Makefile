@@ -21,8 +21,10 @@ $(VENV)/.complete: requirements.txt constraints.txt scripts/make_venv.sh
 hook: venv
 	$(PY) facesr_arch/_compat.py --install
 
+# make demo [METHOD=CFGPFSSR|GCFSR|MPCNet|PVFR|WNet] [ITERS=N] [HQ_DIR=faces/] [DEMO_OUTPUT=folder]
+METHOD ?= GCFSR
 demo: hook
-	$(PY) scripts/demo.py $(if $(HQ_DIR),--hq-dir $(HQ_DIR))
+	$(PY) scripts/demo.py --method $(METHOD)$(if $(ITERS), --iters $(ITERS))$(if $(HQ_DIR), --hq-dir $(HQ_DIR))$(if $(DEMO_OUTPUT), --output $(DEMO_OUTPUT))
 
 test: hook
 	FACESR_TEST_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests

@@ -77,6 +77,16 @@ def run_module(module, args, cwd, timeout=600, env=None, check=True):
     return proc
 
 
+def make_demo_args(**variables):
+    """The arguments ``make demo VAR=value ...`` passes to scripts/demo.py (``make -n``: printed, not run)."""
+    import shlex
+    command = ['make', '-s', '-n', 'demo'] + [f'{k}={v}' for k, v in variables.items()]
+    printed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in printed.splitlines() if 'scripts/demo.py' in line)
+    words = shlex.split(line)
+    return words[words.index('scripts/demo.py') + 1:]
+
+
 def run_script(script, args, cwd, timeout=600, check=True):
     """Run ``python scripts/<script>`` like a user would."""
     proc = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', script)] + list(args), cwd=cwd,

@@ -31,7 +31,7 @@ from test_inference import TINY, write_checkpoint
 from test_reliability_safety import pickled_checkpoint, read_only_location
 
 # scripts whose command has not moved into facesr_arch/cli yet (their owners move them): help and exit path only
-UNMOVED = {'benchmark', 'demo'}
+UNMOVED = {'benchmark'}
 PIPELINES = {'train': 'facesr_arch.train', 'test': 'facesr_arch.test'}
 
 
@@ -398,7 +398,21 @@ def compare_grid_cases(c, tmp, capsys):
     inputs()
 
 
-CASES = {'calculate_metrics': calculate_metrics_cases, 'compare_grid': compare_grid_cases,
+def demo_cases(c, tmp, capsys):
+    main = cli_main('demo')
+    inputs = untouched(c['faces'])
+    refused(call(main, ['--hq-dir', c['faces'], '--output', os.path.join(c['faces'], 'demo')], capsys),
+            'lies inside the input folder')
+    refused(call(main, ['--hq-dir', tmp / 'absent', '--output', tmp / 'd1'], capsys), 'absent')
+    refused(call(main, ['--hq-dir', c['faces'], '--output', tmp / 'd2', '--holdout', '0'], capsys), '--holdout')
+    refused(call(main, ['--hq-dir', c['faces'], '--output', os.path.join(read_only_location(tmp), 'd')], capsys),
+            'not writable')
+    refused(call(main, ['--method', 'GCFSR', '--factor', '5', '--hq-dir', c['faces'], '--output', tmp / 'd3'],
+                 capsys), '--factor 5')
+    inputs()
+
+
+CASES = {'calculate_metrics': calculate_metrics_cases, 'compare_grid': compare_grid_cases, 'demo': demo_cases,
          'inference': inference_cases, 'modulation_sweep': modulation_sweep_cases, 'convert_weights': convert_weights_cases,
          'create_lmdb': create_lmdb_cases, 'make_testset': make_testset_cases,
          'prepare_parsing': prepare_parsing_cases, 'reproduce': reproduce_cases, 'train': pipeline_train_cases,
@@ -408,6 +422,7 @@ EXIT_PATH = {
     'calculate_metrics': lambda c, tmp: ([c['faces'], '--out', c['faces']], 'is the input folder'),
     'compare_grid': lambda c, tmp: (['--lr', c['dups'], '--method', f'M={c["faces"]}', '-o', tmp / 'd.png'],
                                     'share the stem'),
+    'demo': lambda c, tmp: (['--hq-dir', c['faces'], '--output', f'{c["faces"]}/demo'], 'lies inside the input folder'),
     'inference': lambda c, tmp: (gcfsr(c['evil']) + ['-i', c['faces'], '-o', tmp / 'o'], 'pickled'),
     'modulation_sweep': lambda c, tmp: (gcfsr(c['gcfsr']) + ['-i', f'{c["faces"]}/a.png', '-o',
                                                               f'{c["faces"]}/a.png'], 'is the input file'),

@@ -78,7 +78,9 @@ def build_parser():
     whole = parser.add_argument_group('whole photos')
     whole.add_argument('--whole-image', action='store_true',
                        help='detect, align, restore and paste back faces of whole photos')
-    whole.add_argument('--detector', help='RetinaFace weights file (facexlib release), for --whole-image')
+    whole.add_argument('--detector', help='RetinaFace weights file (facexlib release), for --whole-image (default: '
+                       'weights/detection_Resnet50_Final.pth, weights/detection_mobilenet0.25_Final.pth with '
+                       '--detector-net mobile0.25; weights/README.md)')
     whole.add_argument('--detector-net', default='resnet50', choices=('resnet50', 'mobile0.25'),
                        help='RetinaFace backbone of the --detector file (default: resnet50)')
     whole.add_argument('--det-threshold', type=float, default=0.8, help='detection score threshold (default: 0.8)')
@@ -103,12 +105,15 @@ def _main(argv=None):
         # outputs are named by input stem: written beside the input, one would replace it
         raise UnsafeOutputError(f'the output folder {args.output} is the input folder of {args.input}: choose '
                                 'another one (inputs are never overwritten); nothing was changed')
+    from ..inference.whole_image import default_detector_path, load_detector, require_detector
+    if args.whole_image:  # the detector file is checked before any work (and any warning) starts
+        args.detector = require_detector(args.detector or default_detector_path(args.detector_net),
+                                         args.detector_net)
     check_output(args.output, [args.input, args.weights, args.opt, args.detector], what='output folder',
                  resumable=True)
     from ..inference.manifest import claim_output_dir, file_sha256, run_settings
     from ..inference.runner import run_aligned, run_whole_images
     from ..inference.sources import collect_inputs
-    from ..inference.whole_image import load_detector
     items = collect_inputs(args.input)
     restorer, (block, weights, param_key) = restorer_from_args(args, return_config=True)
     whole = None

@@ -8,6 +8,8 @@ training saves and ``scripts/convert_weights.py``). What decides the network, in
    reported; ``--arch`` naming another architecture is an error);
 3. the option file's ``network_g`` (``-opt``), or ``--arch`` with the constructor defaults.
 
+An option file's ``inference:`` block declares how a user's own architecture is fed (``own_method.py``).
+
 A checkpoint without a network block (older or foreign files) needs ``-opt`` or ``--arch``; when its tensors
 do not fit the network built, one line names the option that does not fit (when a single option explains it).
 """
@@ -23,6 +25,7 @@ import yaml
 from ..toolkit.errors import BadInputError
 from ..utils.options import load_yaml
 from ..utils.weights import NETWORK_KEY, load_state_dict
+from .own_method import declare_from_options
 from .specs import SPECS, get_spec
 
 logger = logging.getLogger(__name__)
@@ -152,6 +155,7 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
         opt = load_yaml(opt_path)
         if 'network_g' not in opt:
             raise BadInputError(f'{opt_path} has no network_g block')
+        declare_from_options(opt, opt_path)  # a user's own architecture: its inference block
         block = copy.deepcopy(opt['network_g'])
         if arch and arch != block['type']:
             raise BadInputError(f'--arch {arch} contradicts {opt_path} (network_g.type: {block["type"]})')

@@ -1,8 +1,8 @@
 """What each method needs at inference: its input/output sizes, its extra inputs and how it is called.
 
-A :class:`MethodSpec` is all the inference code knows about a method; adding a method to inference means
-adding one spec here. Sizes are read from the built network, so tiny test models and paper-size models
-go through the same code.
+A :class:`MethodSpec` is all the inference code knows about a method; adding a method of this package to
+inference means adding one spec here (a user's own architecture is declared through ``own_method.py``). Sizes
+are read from the built network, so tiny test models and paper-size models go through the same code.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,7 +182,10 @@ SPECS = {
 def get_spec(name):
     """The :class:`MethodSpec` of an architecture registry name."""
     if name not in SPECS:
-        raise ValueError(f'No inference support for architecture {name!r}; supported: {sorted(SPECS)}')
+        raise ValueError(f'No inference declaration for architecture {name!r} (declared: {", ".join(sorted(SPECS))}); '
+                         'for your own architecture say how it is fed: an inference: block in its option file '
+                         '(-opt, or --checkpoint-opt NAME=FILE for reproduce.py) or facesr_arch.inference.'
+                         'register_method (docs/own-method.md)')
     return SPECS[name]
 
 

@@ -1,24 +1,49 @@
 """Whole photographs: RetinaFace detection, 5-point FFHQ alignment, and blended paste-back.
 
-facexlib's ``init_detection_model`` / ``FaceRestoreHelper`` download weights; here facexlib's
-``RetinaFace`` class is built directly and its weights are read from a file the user names, through
-``utils.weights`` (``weights_only=True``, a clear error when missing).
+facexlib's ``init_detection_model`` / ``FaceRestoreHelper`` download weights; here the detector is a release
+like every other pretrained file: facexlib's ``RetinaFace`` class is built directly and its weights are read from
+a file the user names (default ``weights/<release file>``), through ``utils.weights`` (``weights_only=True``).
+:func:`require_detector` checks that file before any work starts, naming the file, where it is published and
+where to put it.
 """
+import os
+import warnings
+
 import cv2
 import numpy as np
 import torch
 
-from ..utils.weights import load_state_dict
+from ..utils.weights import load_state_dict, require_file
 
 # Five landmarks (eye centres, nose tip, mouth corners) of an FFHQ-aligned face at 512 px, as used by
 # GFPGAN / CodeFormer alignment: faces aligned to it match FFHQ-trained models.
 FFHQ_TEMPLATE_512 = np.array([[192.98138, 239.94708], [318.90277, 240.19360], [256.63416, 314.01935],
                               [201.26117, 371.41043], [313.08905, 371.15118]], dtype=np.float32)
 
-DETECTOR_HOW_TO_GET = ('RetinaFace weights: facexlib releases detection_Resnet50_Final.pth (--detector-net resnet50) '
-                       'and detection_mobilenet0.25_Final.pth (--detector-net mobile0.25) at '
-                       'github.com/xinntao/facexlib/releases; download them on a machine with internet access and '
-                       'pass the file with --detector.')
+# the RetinaFace release file of each backbone (facexlib v0.1.0, what its init_detection_model downloads)
+DETECTOR_FILES = {'resnet50': 'detection_Resnet50_Final.pth', 'mobile0.25': 'detection_mobilenet0.25_Final.pth'}
+DETECTOR_RELEASE = 'https://github.com/xinntao/facexlib/releases/tag/v0.1.0'
+
+
+def default_detector_path(network='resnet50'):
+    """Where the detector file of ``network`` is looked for by default: ``weights/<release file name>``."""
+    return os.path.join('weights', DETECTOR_FILES[network])
+
+
+def detector_how_to_get(network):
+    """How to obtain the RetinaFace file of ``network``: the file, where it is published, where it goes."""
+    name = DETECTOR_FILES[network]
+    return (f'Whole photos need the RetinaFace ({network}) detector {name}, published in facexlib\'s release '
+            f'{DETECTOR_RELEASE}: download it on a machine with internet access, put it at weights/{name} '
+            f'(weights/README.md) or pass its path with --detector.')
+
+
+def require_detector(path, network='resnet50'):
+    """``path`` if it is an existing file, else :class:`~facesr_arch.utils.weights.MissingWeightsError` naming the
+    file, where it is published and where to put it (called before any work starts)."""
+    if network not in DETECTOR_FILES:
+        raise ValueError(f'unknown RetinaFace backbone {network!r}; choose one of {sorted(DETECTOR_FILES)}')
+    return require_file(path, f'RetinaFace {network} face detector', detector_how_to_get(network))
 
 
 def load_detector(path, network='resnet50', device='cpu'):
@@ -30,9 +55,12 @@ def load_detector(path, network='resnet50', device='cpu'):
         device (str | torch.device): Device. Default: 'cpu'.
     """
     from facexlib.detection.retinaface import RetinaFace
+    path = require_detector(path, network)
     device = torch.device(device)
-    detector = RetinaFace(network_name=network, half=False, device=device)
-    state = load_state_dict(path, f'RetinaFace {network} face detector', DETECTOR_HOW_TO_GET)
+    with warnings.catch_warnings():  # facexlib builds its backbone with torchvision's deprecated pretrained=False
+        warnings.filterwarnings('ignore', category=UserWarning, module='torchvision')
+        detector = RetinaFace(network_name=network, half=False, device=device)
+    state = load_state_dict(path, f'RetinaFace {network} face detector', detector_how_to_get(network))
     detector.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()}, strict=True)
     return detector.eval().requires_grad_(False).to(device)
 

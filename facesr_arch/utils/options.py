@@ -33,7 +33,9 @@ PRECISION_TRAIN_KEYS = {'mixed_precision', 'channels_last'}
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
     'dist_params', 'find_unused_parameters', 'is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'sync_bn',
-    'random_priors',  # pretrained parts without a file keep random weights (models/priors.py)
+    # random_priors: true declares frozen priors left at random weights on purpose (the quick-start files);
+    # inference: how a user's own architecture is fed (facesr_arch/inference/own_method.py)
+    'random_priors', 'inference',
 }
 # numbers BasicSR reads: (block path, key, smallest valid value, integer required)
 NUMBER_OPTIONS = [
