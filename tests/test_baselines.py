@@ -9,7 +9,6 @@ import re
 
 import cv2
 import numpy as np
-import pytest
 import torch
 from torch.nn import functional as F
 

@@ -4,7 +4,6 @@ of its option file, runs through batch inference and scripts/reproduce.py (whose
 calculate_metrics report); bad declarations and undeclared architectures fail with one line saying what to do."""
 import json
 import os
-import sys
 import textwrap
 
 import cv2
@@ -13,18 +12,17 @@ import pytest
 import torch
 import yaml
 
-from helpers import REPO
 
 import facesr_arch  # noqa: F401  (before basicsr)
 from basicsr.utils.registry import ARCH_REGISTRY
 from facesr_arch.data.preprocess import prepare_face, tensor_to_image
-from facesr_arch.inference import cli, register_method
+from facesr_arch.cli import inference as cli
+from facesr_arch.cli import reproduce
+from facesr_arch.inference import register_method
 from facesr_arch.inference.loading import network_config
 from facesr_arch.inference.own_method import import_method_file
 from facesr_arch.utils.weights import NETWORK_KEY
 
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import reproduce  # noqa: E402
 
 # the user's file: a x4 super-resolution network fed [0, 1] faces of 32 px and the factor divided by 8
 OWN_ARCH = textwrap.dedent('''

@@ -6,14 +6,12 @@ weights, optimiser and scheduler states, the data order and every degradation dr
 DataLoader workers (BasicSR re-seeds each worker per epoch from (seed, rank, worker id), so draws after a
 mid-epoch resume differ), cuDNN's non-deterministic kernels on GPUs, and a change of world size.
 """
-import glob
 import os
 import signal
 import subprocess
 import sys
 import time
 
-import pytest
 import torch
 
 from facesr_arch.utils.weights import NETWORK_KEY

@@ -13,7 +13,6 @@ Deng et al., "ArcFace: Additive Angular Margin Loss for Deep Face Recognition", 
 itself, so identity losses and metrics call every variant the same way. The parameter names of both
 variants are those of the public files, which therefore load without conversion.
 """
-import torch
 from torch import nn
 from torch.nn import functional as F
 

@@ -90,3 +90,7 @@ def _main(argv=None):
     print(f'  log        : {os.path.join(exp, logs[-1])}')
     print(f'  samples    : {os.path.join(exp, "visualization")} (validation outputs per face and iteration)')
     return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -51,12 +51,12 @@ def _run(phase, argv):
     from ..models.priors import check_priors
     prepare(is_train=phase == 'train')
     opt = load_yaml(args.opt)
-    check_priors(opt if isinstance(opt, dict) else {}, phase == 'train', source=args.opt)  # no silent random priors
     try:
         check_data_paths(opt)
         check_validation_weights(opt)
     except UserError as err:
         raise UserError(f'{args.opt}: {err}') from None
+    check_priors(opt if isinstance(opt, dict) else {}, phase == 'train', source=args.opt)  # no silent random priors
     root = os.getcwd()
     before = _run_folders(root, phase)
     try:

@@ -1,7 +1,6 @@
 """Generic GAN training for face restoration: generator, EMA, global discriminator, YAML-configured losses."""
 from collections import OrderedDict
 
-import torch
 
 from basicsr.archs import build_network
 from basicsr.losses import build_loss

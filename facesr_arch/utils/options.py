@@ -162,7 +162,7 @@ def _check_precision(train):
     mode = train.get('mixed_precision')
     if isinstance(mode, str) and mode not in MIXED_PRECISION:
         raise OptionError(f"train.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {mode!r}"
-                          f'{_closest(mode, MIXED_PRECISION)}')
+                          f'{did_you_mean(mode, MIXED_PRECISION)}')
     try:
         check_precision_options(train)
     except ValueError as err:
