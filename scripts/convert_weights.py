@@ -366,7 +366,7 @@ def convert_file(source, src, dst, key=None):
     """
     import torch
 
-    from facesr_arch.utils.weights import NETWORK_KEY
+    from facesr_arch.toolkit.checkpoints import NETWORK_KEY
     if source not in CONVERTERS:
         raise ValueError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
     if os.path.abspath(src) == os.path.abspath(dst):

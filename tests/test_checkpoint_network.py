@@ -11,7 +11,7 @@ import facesr_arch  # noqa: F401  (registers the architectures)
 from facesr_arch.archs.gcfsr_arch import GCFSR
 from facesr_arch.inference import cli
 from facesr_arch.inference.loading import network_config, portable_network
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 from helpers import run_script
 
 TINY = {'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32}

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 
 from helpers import REPO, deep_update, load_options, write_options
 from test_mpcnet_pipeline import tiny_options as tiny_mpcnet_options

@@ -16,7 +16,7 @@ import time
 import pytest
 import torch
 
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 from helpers import REPO, deep_update, load_options, run_module, tiny_training, write_options
 from test_gcfsr_pipeline import shrink
 

@@ -15,7 +15,7 @@ from helpers import REPO
 from facesr_arch.data.testset_protocols import PROTOCOLS
 from facesr_arch.reproduce.tables import all_tables, load_paper
 from facesr_arch.benchmark.models import method_options
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 
 sys.path.insert(0, os.path.join(REPO, 'scripts'))
 import reproduce  # noqa: E402

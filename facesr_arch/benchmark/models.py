@@ -20,7 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..inference.loading import network_config
-from ..inference.optimize import optimize_for_inference
+from ..archs.optimize import optimize_for_inference
 from ..inference.specs import Controls, condition_tensor, get_spec
 from ..utils.options import load_yaml
 from .training import training_cost
@@ -269,7 +269,7 @@ def output_deviation(method, reference_net, net, device, channels_last=False, au
 
 
 def prepare_network(net, device, channels_last=False, compile_net=False, fold=False):
-    """``net`` on ``device`` prepared as the inference path does (``inference/optimize.py``): eval mode,
+    """``net`` on ``device`` prepared as the inference path does (``archs/optimize.py``): eval mode,
     optionally BatchNorm / weight scales folded, channels_last and ``torch.compile``-d."""
     return optimize_for_inference(net.to(device), channels_last=channels_last, fold=fold, compile_net=compile_net)
 

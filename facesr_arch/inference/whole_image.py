@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 
 # Five landmarks (eye centres, nose tip, mouth corners) of an FFHQ-aligned face at 512 px, as used by
 # GFPGAN / CodeFormer alignment: faces aligned to it match FFHQ-trained models.
@@ -32,7 +32,7 @@ def load_detector(path, network='resnet50', device='cpu'):
     from facexlib.detection.retinaface import RetinaFace
     device = torch.device(device)
     detector = RetinaFace(network_name=network, half=False, device=device)
-    state = load_state_dict(path, f'RetinaFace {network} face detector', DETECTOR_HOW_TO_GET)
+    state = read_state_dict(path, f'RetinaFace {network} face detector', DETECTOR_HOW_TO_GET)
     detector.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()}, strict=True)
     return detector.eval().requires_grad_(False).to(device)
 

@@ -22,7 +22,7 @@ import torch
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils.misc import check_resume
 
-from .weights import safe_load
+from ..toolkit.checkpoints import load_checkpoint
 
 
 def _resume_device(opt):
@@ -48,7 +48,7 @@ def load_training_state(path, device):
     Raises:
         ValueError: The file is not a loadable training state (truncated, or holds pickled objects).
     """
-    return safe_load(path, 'training state', device)
+    return load_checkpoint(path, 'training state', device)
 
 
 def load_resume_state(opt, skipped=None):
