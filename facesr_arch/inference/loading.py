@@ -67,7 +67,7 @@ def network_config(opt_path=None, arch=None, weights=None, param_key=None, net_o
         path_opt = opt.get('path') or {}
         weights = weights or path_opt.get('pretrain_network_g')
         param_key = param_key or path_opt.get('param_key_g')
-    found = describe(weights, 'checkpoint', HOW_TO_GET) if weights else None
+    found = describe(weights, 'the network to restore with', HOW_TO_GET) if weights else None
     stored, keys = (found.network, found.keys) if found else (None, ())
     if stored is not None:
         if arch and arch != stored['type']:

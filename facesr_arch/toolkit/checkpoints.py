@@ -11,10 +11,11 @@ A checkpoint is a ``torch.save`` file of tensors and plain Python values, so tha
 - ``scales`` (:data:`SCALES_KEY`): the upscaling factors a super-resolution network was trained for (sorted
   floats), written by training saves; ``reproduce`` measures a checkpoint only on test sets of those factors.
 
-Every command reads checkpoints through :func:`load_checkpoint` (or :func:`read_state_dict` / :func:`describe`), so a bad
-file gets the same one-line :class:`CheckpointError` everywhere: not found, not a file, empty, not a PyTorch
-checkpoint (e.g. an image), truncated, holding pickled code, without a network description (pass ``--arch``),
-or fitting another configuration of its architecture (:func:`validate` names the option).
+Every command reads checkpoints through :func:`load_checkpoint` (or :func:`read_state_dict` /
+:func:`describe`), so a bad file gets the same one-line :class:`CheckpointError` everywhere: not found, not a
+file, empty, not a PyTorch checkpoint (e.g. an image), truncated, holding pickled code, without a network
+description (pass ``--arch``), or fitting another configuration of its architecture (:func:`validate` names
+the option).
 """
 import copy
 import inspect
