@@ -1,4 +1,4 @@
-"""Self-describing checkpoints (utils.weights.NETWORK_KEY) through the inference CLI: the checkpoint alone rebuilds
+"""Self-describing checkpoints (toolkit.checkpoints.NETWORK_KEY) through the inference CLI: the checkpoint alone rebuilds
 its network, its options win over an option file's, --net-opt over both (reported), and a checkpoint without a
 network block still loads with --arch/--net-opt, with one line naming the option that does not fit."""
 import os

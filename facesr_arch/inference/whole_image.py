@@ -2,7 +2,7 @@
 
 facexlib's ``init_detection_model`` / ``FaceRestoreHelper`` download weights; here facexlib's
 ``RetinaFace`` class is built directly and its weights are read from a file the user names, through
-``utils.weights`` (``weights_only=True``, a clear error when missing).
+``toolkit.checkpoints`` (``weights_only=True``, a clear error when missing).
 """
 import cv2
 import numpy as np

@@ -291,7 +291,7 @@ def check_data_paths(opt):
                 from ..data.lmdb_util import check_lmdb_integrity
                 try:
                     check_lmdb_integrity(os.path.expanduser(path))
-                except ValueError as err:
+                except CheckpointError as err:
                     raise OptionError(f'datasets.{phase}.{key}: {err}') from None
 
 
@@ -299,12 +299,12 @@ def check_checkpoint_files(opt):
     """Open each ``path.pretrain_network_*`` checkpoint with ``weights_only=True`` (tensor data mapped, not read),
     so that a pickle carrying code or a truncated file is refused at launch in one line (checked at launch, like
     :func:`check_data_paths`)."""
-    from ..toolkit.checkpoints import load_checkpoint
+    from ..toolkit.checkpoints import CheckpointError, load_checkpoint
     for key, value in (opt.get('path') or {}).items():
         if key.startswith('pretrain_network') and value:
             try:
                 load_checkpoint(os.path.expanduser(value), f'path.{key}', mmap=True)
-            except ValueError as err:
+            except CheckpointError as err:
                 raise OptionError(str(err)) from None
 
 
