@@ -13,9 +13,10 @@ def read(name):
 
 
 def requirements():
-    # torch/torchvision/basicsr are installed by the Makefile in a fixed order (see requirements.txt)
+    # torch/torchvision/basicsr are installed by the Makefile in a fixed order (see requirements.txt);
+    # pytest, pytest-xdist and selenium are the test suite's
     lines = [line.split('#')[0].strip() for line in read('requirements.txt').splitlines()]
-    return [line for line in lines if line and not line.startswith(('pytest', 'basicsr'))]
+    return [line for line in lines if line and not line.startswith(('pytest', 'basicsr', 'selenium'))]
 
 
 def compat_module():
@@ -55,6 +56,17 @@ setup(
     python_requires='>=3.9',
     install_requires=requirements(),
     license='Apache-2.0',
-    entry_points={'console_scripts': ['facesr-inference=facesr_arch.inference.cli:main',
-                                     'facesr-metrics=facesr_arch.metrics.cli:main']},
+    # one console command per module of facesr_arch/cli, started by facesr_commands.py (arguments parsed before
+    # torch is imported); the scripts/ wrappers run the same modules
+    py_modules=['facesr_commands'],
+    entry_points={'console_scripts': [
+        'facesr-inference=facesr_commands:inference',
+        'facesr-metrics=facesr_commands:calculate_metrics',
+        'facesr-convert-weights=facesr_commands:convert_weights',
+        'facesr-create-lmdb=facesr_commands:create_lmdb',
+        'facesr-make-testset=facesr_commands:make_testset',
+        'facesr-modulation-sweep=facesr_commands:modulation_sweep',
+        'facesr-prepare-parsing=facesr_commands:prepare_parsing',
+        'facesr-reproduce=facesr_commands:reproduce',
+    ]},
 )

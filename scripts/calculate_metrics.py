@@ -1,12 +1,8 @@
-"""Metric tables for result folders vs a GT folder: see ``python scripts/calculate_metrics.py -h``.
+"""Metric tables for result folders vs a GT folder.
 
-    python scripts/calculate_metrics.py results/gcfsr results/wnet --gt datasets/CelebA-HQ/test_hq --out results/metrics
+The command is facesr_arch/cli/calculate_metrics.py: ``python scripts/calculate_metrics.py -h``.
 """
-import sys
-
-from _light import light_module
+from _light import run_command
 
 if __name__ == '__main__':
-    light_module('metrics.cli').parse_args()  # --help and argument errors before torch
-    from facesr_arch.metrics.cli import main
-    sys.exit(main())
+    run_command('calculate_metrics')

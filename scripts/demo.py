@@ -110,9 +110,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     sys.path.insert(0, REPO)
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
     import yaml
-    from create_lmdb import create_lmdb
+
+    from facesr_arch.data.lmdb_build import create_lmdb
 
     start = time.time()
     out = os.path.abspath(args.output)

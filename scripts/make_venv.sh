@@ -4,7 +4,8 @@
 # The environment is about 7 GB, so the Makefile keys it by a hash of requirements.txt and this script
 # and keeps it under the user's cache: every clone with the same requirements reuses one environment.
 # Order matters: registry torch + torchvision first, then basicsr built against that torch without build
-# isolation (its setup.py imports torch), then everything else.
+# isolation (its setup.py imports torch), then everything else. Every step installs the exact versions of
+# constraints.txt (what the test suite passed with; `make lock` refreshes it).
 set -euo pipefail
 venv=${1:?usage: make_venv.sh VENV_DIR}
 python=${PYTHON:-python3}
@@ -19,7 +20,7 @@ fi
 rm -rf "$venv"
 echo "Creating the facesr_arch environment in $venv (about 7 GB, several minutes, once per requirements set)"
 "$python" -m venv "$venv"
-pip=("$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off)
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -c "$here/constraints.txt")
 "${pip[@]}" --upgrade pip setuptools wheel
 "${pip[@]}" torch torchvision
 "${pip[@]}" --no-build-isolation basicsr==1.4.2

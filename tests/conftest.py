@@ -6,7 +6,7 @@ import cv2
 import pytest
 import torch
 
-from helpers import REPO, SHARED_DATA, make_sample_data
+from helpers import SHARED_DATA, make_sample_data
 
 torch.set_num_threads(int(os.environ.get('FACESR_TEST_THREADS', min(2, os.cpu_count() or 1))))
 
@@ -42,9 +42,7 @@ def ffhq_small_dir(ffhq_dir, tmp_path_factory):
 @pytest.fixture(scope='session')
 def ffhq_small_lmdb(ffhq_small_dir, tmp_path_factory):
     """The 128 px faces packed by scripts/create_lmdb.py into a BasicSR LMDB."""
-    import sys
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
-    from create_lmdb import create_lmdb
+    from facesr_arch.data.lmdb_build import create_lmdb
     out = str(tmp_path_factory.mktemp('lmdb') / 'ffhq128.lmdb')
     create_lmdb(ffhq_small_dir, out)
     return out

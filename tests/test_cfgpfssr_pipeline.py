@@ -90,7 +90,7 @@ def test_paper_option_trains_priors_frozen_then_tests(ffhq_small_lmdb, pretraine
     assert outputs[0] == outputs[1]
 
     # inference: two restorers built from the checkpoint (as scripts/inference.py does) agree bit for bit
-    from facesr_arch.inference import cli
+    from facesr_arch.cli import inference as cli
     args = ['-i', 'in', '-o', 'out', '--device', 'cpu', '-opt', write_options(test_opt, str(workdir), 'test.yml')]
     face = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
     restored = [cli.restorer_from_args(cli.build_parser().parse_args(args)).restore([face, face])

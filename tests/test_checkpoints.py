@@ -2,7 +2,6 @@
 every reader, on tiny files written here; atomic, self-describing writes."""
 import os
 import pickle
-import sys
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ from facesr_arch.inference.loading import build_network, network_config
 from facesr_arch.toolkit import checkpoints
 from facesr_arch.toolkit.checkpoints import CheckpointError, MissingWeightsError, describe, load_checkpoint, write
 from facesr_arch.toolkit.errors import UserError
-from helpers import REPO
 
 STATE = {'weight': torch.arange(6.0).view(2, 3)}
 TINY_GCFSR = {'type': 'GCFSR', 'out_size': 32, 'narrow': 0.0625, 'num_style_feat': 16}
@@ -130,10 +128,8 @@ def test_network_description_and_configuration(tmp_path):
 
 def test_missing_release_names_publisher_and_place(tmp_path, monkeypatch):
     """``convert_weights.py gfpgan GFPGANv1.4.pth ...`` without the file: where it is published, where it goes."""
-    monkeypatch.syspath_prepend(os.path.join(REPO, 'scripts'))
+    from facesr_arch.archs.converters import convert_file
     monkeypatch.chdir(tmp_path)
-    sys.modules.pop('convert_weights', None)
-    from convert_weights import convert_file
     with pytest.raises(MissingWeightsError) as info:
         convert_file('gfpgan', 'GFPGANv1.4.pth', 'gfpgan.pth')
     message = str(info.value)

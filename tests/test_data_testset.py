@@ -9,14 +9,12 @@ import pytest
 
 import facesr_arch  # noqa: F401
 from facesr_arch.data.paired_dataset import FacePairedDataset, FaceSingleImageDataset
-from helpers import REPO, run_script
+from helpers import run_script
 
 
 @pytest.fixture(scope='module')
 def make_testset():
-    import sys
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
-    from make_testset import make_testset
+    from facesr_arch.data.testset_build import make_testset
     return make_testset
 
 

@@ -6,7 +6,6 @@ The reference is the release's network and conditioning (``tests/gcfsr_official.
 cond_norm, sigma normalised without the absolute value. Max differences are printed (``pytest -s``).
 """
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -18,12 +17,12 @@ from helpers import REPO, deep_update, load_options, run_module, run_script, wri
 
 import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.data.preprocess import prepare_face
-from facesr_arch.inference import cli, runner
+from facesr_arch.archs.converters import convert_file
+from facesr_arch.cli import inference as cli
+from facesr_arch.cli import modulation_sweep
+from facesr_arch.inference import runner
 from facesr_arch.inference.loading import build_network, network_config
-
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import modulation_sweep  # noqa: E402
-from convert_weights import convert_file  # noqa: E402
+from facesr_arch.inference.modulation import modulation_strip
 
 # (out_size, blind, the release's cond_norm, the test option file a user runs it with)
 CASES = {
@@ -119,7 +118,7 @@ def test_inference_paths_give_official_outputs(converted, ffhq_small_dir, monkey
                                             '--weights', dst])
     factors = [4, 12, cond_norm]
     captured.clear()
-    modulation_sweep.modulation_strip(cli.restorer_from_args(parsed), img, factors, side=64)
+    modulation_strip(cli.restorer_from_args(parsed), img, factors, side=64)
     diffs = [(out[0] if out.ndim == 4 else out) - reference_output(reference, x, s, cond_norm)[0]
              for out, s in zip(captured, factors)]
     diff = max(d.abs().max().item() for d in diffs)

@@ -14,7 +14,8 @@ import facesr_arch  # noqa: F401  (before basicsr: torchvision alias)
 from basicsr.utils.registry import ARCH_REGISTRY
 from facesr_arch.data.face_degraded_dataset import to_tensor
 from facesr_arch.data.preprocess import prepare_face, tensor_to_image
-from facesr_arch.inference import cli
+from facesr_arch.cli import inference as cli
+from facesr_arch.cli import modulation_sweep
 from facesr_arch.inference.specs import Controls, gcfsr_condition
 from facesr_arch.inference.whole_image import (FFHQ_TEMPLATE_512, alignment, crop_face, native_face_size,
                                                paste_faces)
@@ -22,7 +23,6 @@ from helpers import REPO, run_script
 
 sys.path.insert(0, os.path.join(REPO, 'scripts'))
 import compare_grid  # noqa: E402  (scripts/ on sys.path first)
-import modulation_sweep  # noqa: E402
 
 TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
                'channel_range': [8, 8], 'num_res_blocks': 1}
@@ -127,7 +127,7 @@ def test_every_method_from_option_file(arch, checkpoints, shared_data, tmp_path,
 
 
 def test_lmdb_input_batches_and_param_key(checkpoints, shared_data, tmp_path):
-    from create_lmdb import create_lmdb
+    from facesr_arch.data.lmdb_build import create_lmdb
     faces = tmp_path / 'faces'
     faces.mkdir()
     for name in sorted(os.listdir(os.path.join(shared_data, 'real_lq')))[:3]:

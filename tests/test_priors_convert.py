@@ -1,7 +1,6 @@
 """scripts/convert_weights.py: tiny checkpoints in each public layout convert, load strictly and compute the same
 (GCFSR: tests/test_gcfsr_official.py)."""
 import re
-import sys
 
 import pytest
 import torch
@@ -11,10 +10,8 @@ import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator, ModulatedConv2d
 from facesr_arch.archs.vgg_arch import FaceVGGFeatureExtractor
 from facesr_arch.toolkit.checkpoints import read_state_dict
-from helpers import REPO, run_script
-
-sys.path.insert(0, f'{REPO}/scripts')
-from convert_weights import CONVERTERS, convert_file  # noqa: E402
+from helpers import run_script
+from facesr_arch.archs.converters import CONVERTERS, convert_file
 
 KERNEL = torch.tensor([[1., 3, 3, 1]]).T @ torch.tensor([[1., 3, 3, 1]]) / 64
 

@@ -10,11 +10,8 @@ import torch
 
 import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.archs.parsing_arch import FaceParseNet
-from helpers import REPO, run_script
-
-import sys
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-from prepare_parsing import component_boxes, landmark_boxes  # noqa: E402
+from helpers import run_script
+from facesr_arch.utils.face_parsing import component_boxes, landmark_boxes
 
 
 def test_component_boxes_by_hand():

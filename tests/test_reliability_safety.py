@@ -16,11 +16,9 @@ import torch
 import facesr_arch  # noqa: F401  (before basicsr: torchvision alias)
 from facesr_arch.data.lmdb_util import read_meta_keys
 from facesr_arch.utils.options import OptionError, validate_options
-from helpers import REPO, deep_update, load_options, run_module, run_script, tiny_training, write_options
+from helpers import deep_update, load_options, run_module, run_script, tiny_training, write_options
 from test_inference import TINY, write_checkpoint
-
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import make_testset  # noqa: E402  (scripts/ on sys.path first)
+from facesr_arch.data import testset_build as make_testset
 
 PROTOCOL = 'wnet_celeba_mode1'  # 128 px GT: the size of the small faces, fast
 WNET_TEST = 'options/test/WNet/test_WNet_x4_CelebA_Helen.yml'

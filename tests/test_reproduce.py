@@ -17,9 +17,7 @@ from facesr_arch.reproduce.tables import all_tables, load_paper
 from facesr_arch.benchmark.models import method_options
 from facesr_arch.reproduce.runner import subset_scale
 from facesr_arch.toolkit.checkpoints import NETWORK_KEY, SCALES_KEY
-
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import reproduce  # noqa: E402
+from facesr_arch.cli import reproduce
 
 TABLES = all_tables()
 # quick look: the 512 and 1024 px protocols run at this side (and the tiny networks are built for it)
@@ -161,7 +159,7 @@ def test_table_end_to_end(table, faces, shared_out, small_protocols, capsys):
 def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
     """A set is built once per (protocol, seed, image limit, input files); changed inputs rebuild it."""
     from facesr_arch.reproduce.runner import testset
-    from make_testset import make_testset
+    from facesr_arch.data.testset_build import make_testset
     calls = []
 
     def build(*args, **kwargs):
@@ -215,12 +213,97 @@ def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):
         row['measured']['psnr'] - 31.63)
 
 
+def test_wnet_mode2_rows_measured_on_their_own_set(faces, tmp_path):
+    """W-Net Table 1: a `mode2:` checkpoint is measured on Training Mode II's protocol (its 100-face list) and
+    paired with Mode II's row; Mode II's Bicubic row, which the paper does not print, is measured and shown
+    without a difference; Mode I's rows keep Mode I's set."""
+    from facesr_arch.data.testset_keys import protocol_keys
+    assert len(protocol_keys('wnet_celeba_mode2')) == PROTOCOLS['wnet_celeba_mode2']['num_images'] == 100
+    assert not set(protocol_keys('wnet_celeba_mode2')) & set(protocol_keys('wnet_celeba_mode1'))
+    ckpt = tiny_checkpoint(str(tmp_path), 'WNet', 128, scales=(4, 8))
+    out = str(tmp_path / 'out')
+    args = ['--paper', 'wnet', '--table', '1', '--out', out, '--device', 'cpu', '--hq', faces, '--max-images', '1',
+            '--checkpoint', f'mode2:W-Net={ckpt}', '--checkpoint', f'Training Mode II:MRRNet[47]={ckpt}',
+            '--checkpoint', f'W-Net={ckpt}']
+    assert reproduce.main(args) == 0
+    with open(os.path.join(out, 'wnet_table1', 'table.json')) as f:
+        result = json.load(f)
+    assert {'wnet_celeba_mode1/x4', 'wnet_celeba_mode2/x8', 'wnet_helen/x4'} <= set(result['measured_on'])
+    with open(os.path.join(result['measured_on']['wnet_celeba_mode2/x4']['folder'], '..', 'manifest.json')) as f:
+        assert json.load(f)['protocol'] == 'wnet_celeba_mode2'
+    rows = {(r['group'], r['method'], r['paper'] is None): r for r in result['rows']}
+    mode2 = rows[('Training Mode II', 'W-Net', False)]
+    assert mode2['measured_as'] == 'W-Net' and mode2['paper']['celeba_x4_psnr'] == 31.63
+    assert mode2['difference']['celeba_x4_psnr'] == pytest.approx(mode2['measured']['celeba_x4_psnr'] - 31.63)
+    assert rows[('Training Mode II', 'MRRNet[47]', False)]['paper']['celeba_x4_psnr'] == 30.48
+    assert rows[('Training Mode II', 'MRRNet[47]', False)]['measured'] is not None
+    assert rows[('Training Mode I', 'MRRNet[47]', False)].get('measured') is None
+    mode1 = rows[('Training Mode I', 'W-Net', False)]
+    assert mode1['paper']['celeba_x4_psnr'] == 31.77 and mode1['measured'] is not None
+    # one face, one random network: Mode I and Mode II see different CelebA faces only through their lists; here
+    # both sets hold the same given face, so the rows agree on CelebA and on Helen
+    assert mode1['measured']['celeba_x4_psnr'] == pytest.approx(mode2['measured']['celeba_x4_psnr'])
+    bicubic1 = rows[('Training Mode I', 'Bicubic', False)]
+    bicubic2 = rows[('Training Mode II', 'Bicubic', True)]
+    assert bicubic1['difference'] is not None and bicubic2['difference'] is None
+    assert isinstance(bicubic2['measured']['celeba_x8_psnr'], float)
+    assert bicubic2['measured']['helen_x4_psnr'] == bicubic1['measured']['helen_x4_psnr']
+    methods = [(r['group'], r['method']) for r in result['rows']]
+    assert methods[-1] == ('Training Mode II', 'Bicubic')  # after Mode II's printed rows
+    markdown = open(os.path.join(out, 'wnet_table1', 'table.md')).read()
+    assert '| Bicubic | Training Mode II | measured (no paper row) |' in markdown
+    assert reproduce.main(args[:-4] + ['--checkpoint', f'mode3:W-Net={ckpt}']) == 2
+
+
+def test_user_pairs_are_a_test_set(ffhq_small_dir, tmp_path, capsys):
+    """GCFSR Table 3 on the user's own CelebA-Test pairs (LQ / GT folders paired by name), no --hq needed."""
+    import cv2
+    lq, gt = tmp_path / 'celeba_512_validation_lq', tmp_path / 'celeba_512_validation'
+    lq.mkdir()
+    gt.mkdir()
+    for i, name in enumerate(sorted(os.listdir(ffhq_small_dir))[:2]):
+        face = cv2.imread(os.path.join(ffhq_small_dir, name))
+        cv2.imwrite(str(gt / f'{i:08d}.png'), face)
+        cv2.imwrite(str(lq / f'{i:08d}.png'), cv2.resize(cv2.resize(face, (32, 32), interpolation=cv2.INTER_AREA),
+                                                          (128, 128), interpolation=cv2.INTER_LINEAR))
+    ckpt = tiny_checkpoint(str(tmp_path), 'GCFSR', 128, blind=True)
+    out = str(tmp_path / 'out')
+    args = ['--paper', 'gcfsr', '--table', '3', '--out', out, '--device', 'cpu', '--checkpoint', f'GCFSR={ckpt}']
+    assert reproduce.main(args + ['--pairs', str(lq), str(gt), '--max-images', '1']) == 0
+    with open(os.path.join(out, 'gcfsr_table3', 'table.json')) as f:
+        result = json.load(f)
+    used = result['measured_on']['gcfsr_blind_celeba_test/celeba_test']
+    assert used['source'].startswith('--pairs ') and os.listdir(os.path.join(used['folder'], 'lq')) == ['00000000.png']
+    row = next(r for r in result['rows'] if r['method'] == 'GCFSR')
+    assert isinstance(row['measured']['psnr'], float)
+    (lq / '00000009.png').write_bytes((lq / '00000000.png').read_bytes())
+    capsys.readouterr()
+    assert reproduce.main(args + ['--pairs', str(lq), str(gt)]) == 2
+    assert '1 LQ images without GT (first: 00000009)' in capsys.readouterr().err
+    assert reproduce.main(args + ['--pairs', f'helen={lq}', str(gt)]) == 2
+    assert "names no test set of gcfsr table 3" in capsys.readouterr().err
+
+
+def test_mpcnet_table_on_numeric_ffhq_names_with_dataset(ffhq_small_dir, tmp_path, small_protocols, capsys):
+    """FFHQ's numeric names collide with MPCNet's parser-training CelebA-HQ list: refused with the option named,
+    measured with --dataset ffhq (the Input row needs no checkpoint)."""
+    args = ['--paper', 'mpcnet', '--table', '4', '--out', str(tmp_path / 'out'), '--device', 'cpu', '--hq',
+            ffhq_small_dir, '--max-images', '1']
+    assert reproduce.main(args) == 2
+    assert '--dataset NAME (e.g. --dataset ffhq)' in capsys.readouterr().err
+    assert reproduce.main(args + ['--dataset', 'ffhq']) == 0
+    with open(tmp_path / 'out' / 'mpcnet_table4' / 'table.json') as f:
+        result = json.load(f)
+    assert result['options']['dataset'] == 'ffhq'
+    assert all(isinstance(v, float) for v in result['rows'][0]['measured'].values())
+
+
 def test_checkpoint_measured_only_at_its_trained_scale(faces, tmp_path):
     """An x4 W-Net checkpoint fills the x4 columns of W-Net Table 1 and leaves its x8 columns empty, saying why;
     a --checkpoint-scale that contradicts the recorded factor is refused."""
     from facesr_arch.reproduce.runner import ReproduceError, measure
     from facesr_arch.reproduce.tables import load_table
-    from make_testset import make_testset
+    from facesr_arch.data.testset_build import make_testset
     x4 = tiny_checkpoint(str(tmp_path), 'WNet', 128, scales=(4, ))
     table = load_table('wnet', '1')
     with pytest.raises(ReproduceError, match='contradicts .* which records x4: drop --checkpoint-scale'):

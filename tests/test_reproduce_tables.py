@@ -65,3 +65,28 @@ def test_ragged_row_is_refused(tmp_path, monkeypatch):
 def test_unknown_table_lists_the_valid_ones():
     with pytest.raises(KeyError, match='its tables: 2, 3, 4, 5, 6, 7'):
         load_table('mpcnet', '1')
+
+
+def test_wnet_modes_are_groups_on_their_own_sets(tmp_path, monkeypatch):
+    """W-Net Table 1: Mode II's rows measure their CelebA columns on Mode II's 100 faces; Helen stays shared."""
+    wnet = load_table('wnet', '1')
+    assert wnet.find_group('mode2') == wnet.find_group('training mode II') == 'Training Mode II'
+    assert wnet.row('MRRNet[47]', 'Training Mode II').values['celeba_x4_psnr'] == 30.48
+    assert wnet.row('MRRNet[47]').values['celeba_x4_psnr'] == 30.20
+    celeba, helen = wnet.columns[0], wnet.columns[-1]
+    assert wnet.column_protocol(celeba, 'Training Mode II') == 'wnet_celeba_mode2'
+    assert wnet.column_protocol(celeba, 'Training Mode I') == 'wnet_celeba_mode1'
+    assert wnet.column_protocol(helen, 'Training Mode II') == 'wnet_helen'
+    assert ('wnet_celeba_mode2', 'x8') in wnet.measured_on
+    assert PROTOCOLS['wnet_celeba_mode2']['num_images'] == 100
+    assert all(s['paper_input'] is None for s in PROTOCOLS['wnet_celeba_mode2']['subsets'].values())
+    (tmp_path / 'wnet.yaml').write_text(
+        'paper: {key: wnet}\n'
+        'tables:\n'
+        "  '9': {caption: c, kind: metrics, protocol: wnet_celeba_mode1, dataset: d, resolution: 128,\n"
+        '        degradation: d, metric_options: {}, columns: [{key: psnr, label: PSNR, metric: psnr, subset: x4}],\n'
+        '        groups: [{name: Mode III, key: m3, protocol: wnet_celeba_mode2}],\n'
+        '        rows: [{method: A, group: Mode I, values: {psnr: 1.0}}]}\n')
+    monkeypatch.setattr(tables, 'TABLES_DIR', str(tmp_path))
+    with pytest.raises(TableError, match="group 'Mode III' names no row group"):
+        load_paper('wnet')

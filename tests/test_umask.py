@@ -1,16 +1,12 @@
 """Outputs written through temporary files (mkstemp / mkdtemp: 0600 / 0700) get the modes the user's umask gives."""
 import os
 import stat
-import sys
 
 import numpy as np
 import pytest
 
 from facesr_arch.data.image_io import write_image_atomic
-from helpers import REPO
-
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-from create_lmdb import create_lmdb  # noqa: E402
+from facesr_arch.data.lmdb_build import create_lmdb
 
 
 @pytest.fixture

@@ -55,9 +55,7 @@ def batched_pairs_per_second(faces, opt, batch_size, batches, device):
 
 def lmdb_read_throughput(folder, count, repeats):
     """Images/s and MB/s reading + decoding PNGs from an LMDB packed from ``folder``."""
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'scripts'))
-    from create_lmdb import create_lmdb
+    from ..data.lmdb_build import create_lmdb
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'bench.lmdb')
         create_lmdb(folder, path)

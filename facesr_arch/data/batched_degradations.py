@@ -39,13 +39,16 @@ def record_to_tensors(record, canvas=KERNEL_CANVAS):
         downsampler: upper-left pixel of each cell), 'color_jitter' (3, RGB), and GFPGAN's LQ-only colour
         steps: 'gray', 'colour_order' (4, indices into COLOUR_FACTORS; -1: none), 'colour_factors' (4).
     """
+    if record.get('upsampler', record['interpolation']) != record['interpolation']:
+        raise ValueError(f"The batched path resizes back with the record's interpolation "
+                         f"({record['interpolation']}); upsampler {record['upsampler']!r} runs on the CPU path only")
     kernel = blind_kernel(record)
     if kernel is None:  # no blur, or median blur (applied separately): identity kernel
         kernel = np.ones((1, 1), np.float32)
     if kernel.shape[0] > canvas:
         raise ValueError(f"Kernel of {kernel.shape[0]} px exceeds the {canvas} px canvas of the batched path")
-    pad = (canvas - kernel.shape[0]) // 2
-    kernel = np.pad(kernel, pad)
+    before = (canvas - kernel.shape[0]) // 2  # an even kernel keeps its half-pixel offset (as cv2.filter2D)
+    kernel = np.pad(kernel, (before, canvas - kernel.shape[0] - before))
     jitter = record.get('color_jitter') or [0.0, 0.0, 0.0]
     factors = record.get('color_jitter_pt') or []
     return {

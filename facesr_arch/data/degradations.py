@@ -126,9 +126,15 @@ def wnet_bicubic(img, rng, scale=4, upsample=True, quantize=True):
 
 
 def gaussian_kernel(size, sigma_x, sigma_y, rotation):
-    """Normalised (anisotropic) Gaussian kernel (size x size), BasicSR's bivariate Gaussian."""
+    """Normalised (anisotropic) Gaussian kernel (size x size), BasicSR's bivariate Gaussian. An even ``size`` is
+    centred between its two middle taps (symmetric), as a 10 px kernel (MPCNet Table 5) can only be; filtering
+    with it shifts the image by half a pixel, like any even kernel."""
+    grid = None
+    if size % 2 == 0:
+        axis = np.arange(size) - (size - 1) / 2
+        grid = np.stack(np.meshgrid(axis, axis), axis=-1)
     isotropic = sigma_x == sigma_y
-    return bivariate_Gaussian(size, sigma_x, sigma_y, rotation, isotropic=isotropic).astype(np.float32)
+    return bivariate_Gaussian(size, sigma_x, sigma_y, rotation, grid=grid, isotropic=isotropic).astype(np.float32)
 
 
 def motion_kernel(size, length, angle):
@@ -253,7 +259,8 @@ def apply_colour_factors(rgb, factors):
 def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'motion'), gaussian_size=(3, 15),
                          average_size=(3, 15), median_size=(3, 15), motion_length=(5, 25),
                          motion_angle=(0, 180), scale_range=(4, 16), noise_range=(0, 25.5),
-                         compression_range=(10, 65), out_size=512, downsampler='upper_left', jpeg_q='quality'):
+                         compression_range=(10, 65), out_size=512, downsampler='upper_left', jpeg_q='quality',
+                         upsampler='cubic', kernel_window=None):
     """Parameters of MPCNet's degradation, eq. (1) and section 3.1.
 
     Decisions where the text is ambiguous:
@@ -265,7 +272,9 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
       OpenCV's standard deviation for that width; average/median: odd width in [3, 15]; motion: a line of
       length in [5, 25] px at an angle drawn in [0, 180) degrees on a canvas of the next odd size.
       Read as a standard deviation instead, the Input PSNR would fall with the Gaussian size where Table
-      5's row rises (testset_calibration.py). An empty ``blur_types`` disables the blur.
+      5's row rises (testset_calibration.py). An empty ``blur_types`` disables the blur. ``kernel_window``
+      (None: the kernel's own width) draws every kernel on a window of that side instead, the drawn width
+      still setting the Gaussian's standard deviation: Table 5's "The kernel widths are set to 10".
     - Downsampler: "the standard r-fold downsampler" is read as in the restoration literature that coined
       the phrase (Zhang et al., "Deep unfolding network for image super-resolution", CVPR 2020): keep the
       upper-left pixel of each r x r cell (``downsampler: upper_left``; ``cubic`` is OpenCV bicubic
@@ -277,7 +286,10 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
       stronger compression". ``jpeg_q: quality`` (default) takes the equation: JPEG quality q in [10, 65];
       ``level`` takes the text: quality 100 - q in [35, 90]. The quality reading lands closer to the paper's
       Input rows (testset_calibration.py). ``compression_range: ~`` disables JPEG.
-    - Output: resized back to 512 px with bicubic sampling (section 3.2).
+    - Output: resized back to 512 px "with bicubic sampling" (section 3.2.1): ``upsampler: cubic``, OpenCV's
+      bicubic (the closest bicubic to every Input row; the text rules out the others). The other values
+      (``matlab_cubic``: MATLAB's bicubic, ``linear``, ``nearest``, ``area``) measure that reading against the
+      paper's Input rows (testset_calibration.py) and run on the CPU path only (the batched path refuses them).
     """
     record = {'blur': 'none', 'kernel_size': 0}
     if blur_types:
@@ -295,16 +307,24 @@ def sample_mpcnet_params(rng, blur_types=('gaussian', 'average', 'median', 'moti
                       'motion_angle': math.radians(_uniform(rng, motion_angle))}
         else:
             raise ValueError(f"Unknown MPCNet blur type {blur!r}; known: gaussian, average, median, motion")
+    if kernel_window is not None and record['blur'] in ('gaussian', 'motion'):
+        record['kernel_size'] = int(kernel_window)
+    elif kernel_window is not None and blur_types:
+        raise ValueError(f'kernel_window applies to Gaussian and motion kernels, not {record["blur"]} blur')
     if jpeg_q not in ('quality', 'level'):
         raise ValueError(f"jpeg_q must be 'quality' or 'level', got {jpeg_q!r}")
     if downsampler not in ('upper_left', 'cubic'):
         raise ValueError(f"downsampler must be 'upper_left' or 'cubic', got {downsampler!r}")
+    if upsampler not in UPSAMPLERS:
+        raise ValueError(f"upsampler must be one of {', '.join(UPSAMPLERS)}, got {upsampler!r}")
     jpeg_range = compression_range
     if compression_range is not None and jpeg_q == 'level':
         jpeg_range = (100 - compression_range[1], 100 - compression_range[0])
     record = _draw_tail(rng, record, scale_range, noise_range, jpeg_range, 'cubic', out_size)
     if downsampler == 'upper_left':
         record['downsampler'] = 'upper_left'
+    if upsampler != 'cubic':
+        record['upsampler'] = upsampler
     return record
 
 
@@ -338,7 +358,20 @@ def sample_pvfr_params(rng, kernel_size=41, blur_types=('gaussian', 'motion'), b
 
 # --------------------------------------------------------------------------- blind models: application
 
-_CV2_INTERPOLATION = {'linear': cv2.INTER_LINEAR, 'cubic': cv2.INTER_CUBIC}
+_CV2_INTERPOLATION = {'linear': cv2.INTER_LINEAR, 'cubic': cv2.INTER_CUBIC, 'nearest': cv2.INTER_NEAREST,
+                      'area': cv2.INTER_AREA}
+# how an LQ can be brought back to its output size (a record's 'upsampler'; default: its 'interpolation')
+UPSAMPLERS = ('cubic', 'matlab_cubic', 'linear', 'nearest', 'area')
+
+
+def resize_back(img, out_h, out_w, method):
+    """Resize an LQ to (out_h, out_w) by ``method`` (one of UPSAMPLERS); 'matlab_cubic' is MATLAB's imresize."""
+    if method == 'matlab_cubic':
+        h, w = img.shape[:2]
+        if h == w and out_h == out_w:
+            return imresize(img, out_h / h)[:out_h, :out_w]
+        return cv2.resize(imresize(img, out_h / h), (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(img, (out_w, out_h), interpolation=_CV2_INTERPOLATION[method])
 
 
 def jpeg_compress(img, quality):
@@ -394,7 +427,7 @@ def apply_blind(img, rng, record):
     if record['jpeg_quality'] is not None:
         lq = jpeg_compress(lq, record['jpeg_quality'])
     out_h, out_w = (record['out_size'], ) * 2 if record['out_size'] else (h, w)
-    lq = cv2.resize(lq, (out_w, out_h), interpolation=interpolation)
+    lq = resize_back(lq, out_h, out_w, record.get('upsampler', record['interpolation']))
     if record.get('color_jitter') is not None:
         lq = np.clip(lq + np.asarray(record['color_jitter'], np.float32), 0, 1)
     if record.get('gray') or record.get('color_jitter_pt'):
@@ -416,12 +449,12 @@ def gfpgan_blind(img, rng, kernel_size=41, aniso_prob=0.5, blur_sigma=(0.1, 10),
 def mpcnet_blind(img, rng, blur_types=('gaussian', 'average', 'median', 'motion'), gaussian_size=(3, 15),
                  average_size=(3, 15), median_size=(3, 15), motion_length=(5, 25), motion_angle=(0, 180),
                  scale_range=(4, 16), noise_range=(0, 25.5), compression_range=(10, 65), out_size=512,
-                 downsampler='upper_left', jpeg_q='quality'):
+                 downsampler='upper_left', jpeg_q='quality', upsampler='cubic', kernel_window=None):
     """MPCNet's degradation, eq. (1); parameters and decisions as :func:`sample_mpcnet_params`.
     Returns (LQ at ``out_size``, record)."""
     record = sample_mpcnet_params(rng, blur_types, gaussian_size, average_size, median_size, motion_length,
                                   motion_angle, scale_range, noise_range, compression_range, out_size, downsampler,
-                                  jpeg_q)
+                                  jpeg_q, upsampler, kernel_window)
     return apply_blind(img, rng, record), record
 
 

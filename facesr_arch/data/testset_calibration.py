@@ -21,6 +21,31 @@ upper-left decimation, q (chosen)     20.81    24.58/21.90  21.10/21.53    21.36
 
 The decimation is the only downsampler within 1 dB of Tables 3, 5 and 6 (bicubic resizing: 1.4-4.1 dB
 above); over the 20 MPCNet columns, quality = q misses by 10.6 dB in total against 13.0 for 100 - q.
+(The table above predates Table 5's 10 px kernel windows; the Table 5 readings are beside
+``testset_protocols.MPCNET_BLUR_MOTION``.)
+
+How the LR face is brought back to 512 px (``mpcnet_blind`` ``upsampler``; the Input row and the network see the
+same image), decimation and q as chosen, differences from the paper's Input rows in dB:
+
+=====================  ======  ======================================  =================  ===============
+upsampler              T3      T4 x4 / x5 / x6 / x7 / x8               T5 (8 columns)     T6 n0 ... n25
+=====================  ======  ======================================  =================  ===============
+OpenCV bicubic (kept)  +0.58   +1.61 / +0.67 / +1.30 / +1.37 / +1.56    -0.42 ... +0.41   -0.38 ... +0.09
+MATLAB bicubic         +0.66   +1.68 / +0.74 / +1.38 / +1.45 / +1.64    -0.35 ... +0.50   -0.32 ... +0.17
+bilinear               +0.88   +1.87 / +0.93 / +1.57 / +1.66 / +1.84    -0.16 ... +0.77   -0.18 ... +0.38
+nearest                -0.26   +1.14 / -0.17 / +0.47 / +0.57 / +0.99    -1.28 ... -0.50   -1.20 ... -0.71
+area                   +0.10   +1.14 / +0.40 / +0.99 / +1.01 / +0.99    -0.87 ... -0.07   -0.84 ... -0.36
+=====================  ======  ======================================  =================  ===============
+
+Nearest-neighbour (and area) resizing would bring Table 4 closest on every column, but section 3.2.1 resizes
+a smaller input "to 512 x 512 with bicubic sampling", and both would move Tables 5 and 6 up to 1.3 dB below
+their rows: the OpenCV bicubic stays, the closest bicubic on all five Table 4 columns. Eq. (1)'s other
+factors in Table 4 (OpenCV bicubic; x4 ... x8): drawn once per face and shared by the five columns (kept;
+the draws of a face do not depend on r) +1.61 / +0.67 / +1.30 / +1.37 / +1.56; pinned per column to Fig. 9's
+"kernel width = 7" Gaussian without noise or JPEG +4.82 / +2.42 / +2.77 / +2.62 / +3.02 (width 11: +4.78 ...
++3.26); pinned to the middle of eq. (1)'s ranges (Gaussian 9, noise 12.75, quality 37) +2.46 / +1.13 / +1.64 /
++1.64 / +1.84; no blur, noise and JPEG drawn +1.70 / +0.36 / +0.95 / +0.98 / +1.23 (closer on x5-x8, further
+on x4, and no reading of the text drops the blur). None is closer on all five columns than the kept one.
 Reading the Gaussian "sigma" as the standard deviation instead of the kernel width (2 seeds) reverses
 Table 5's trend (22.00 dB at 3 -> 21.13 dB at 15, where the paper rises from 20.34 to 21.49), so it stays
 the width. Table 4 pins r and draws the rest of eq. (1): its x4 -> x8 drop (2.7 dB) matches the paper's

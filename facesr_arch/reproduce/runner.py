@@ -1,15 +1,15 @@
 """Measure one paper table with this plugin: test sets, inference, metrics, and the table beside the paper's.
 
-``scripts/reproduce.py`` is the command line. For a table (:mod:`facesr_arch.reproduce.tables`):
+The command line is :mod:`facesr_arch.cli.reproduce`. For a table (:mod:`facesr_arch.reproduce.tables`):
 
-1. each (protocol, subset) its columns use gets a test set, built by ``scripts/make_testset.py``'s function
+1. each (protocol, subset) its columns use gets a test set, built by :func:`facesr_arch.data.testset_build.make_testset`
    from the user's HQ faces and cached under ``OUT/testsets/<protocol>-<hash>``, the hash covering the
    protocol recipe, seed, image limit, key selection and the input files (paths, sizes, modification times);
    a cached set is reused only when its manifest names the same protocol, seed and degradations;
 2. the measured rows: ``Input`` (the LQ faces, bicubic-upsampled to the GT size when smaller), ``GT`` where
    the paper prints a ground-truth row, and one row per ``--checkpoint NAME=PATH``, restored by the plugin's
    inference code (``facesr_arch.inference``) into ``OUT/outputs/<NAME>-<hash>/<protocol>/<subset>``;
-3. the metrics with the code of ``scripts/calculate_metrics.py`` (``facesr_arch.metrics.report``) under the
+3. the metrics with the code of the ``calculate_metrics`` command (``facesr_arch.metrics.report``) under the
    table's metric options; a metric whose weights are absent is reported unavailable with the reason;
    parameter tables count the built networks' parameters, runtime tables time the forward passes;
 4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
@@ -34,6 +34,7 @@ import torch
 
 from ..data.image_io import list_images, read_image, write_atomic, write_image_atomic
 from ..data.preprocess import bicubic_resize
+from ..data.testset_keys import is_derived
 from ..data.testset_protocols import get_protocol
 from ..inference.loading import build_network, network_config
 from ..inference.runner import FaceRestorer, run_aligned, to_uint8
@@ -41,6 +42,7 @@ from ..inference.sources import collect_inputs
 from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
 from ..toolkit.checkpoints import NETWORK_KEY, describe
+from .selection import paired_sets, rows_on, split_row_name
 from .tables import EXTRA_METRICS
 
 # ``--checkpoint NAME=PATH`` where the checkpoint holds no network description: ``--checkpoint-opt NAME=OPT``
@@ -72,13 +74,14 @@ def parse_pairs(pairs, what):
     return out
 
 
-def hq_sources(table, hq):
+def hq_sources(table, hq, paired=()):
     """The HQ (or real-face) input of every protocol the table is measured on.
 
     Args:
         table (PaperTable): The table.
         hq (list[str]): ``DIR`` (every protocol) and / or ``NAME=DIR`` with NAME a column dataset (e.g.
             ``helen``) or a protocol name.
+        paired (Collection[tuple[str, str]]): (protocol, subset) sets the user's own pairs serve (no HQ needed).
 
     Returns:
         dict[str, str]: protocol -> folder or LMDB.
@@ -93,15 +96,20 @@ def hq_sources(table, hq):
         else:
             raise ReproduceError(f'--hq: two inputs without a name ({default}, {entry}); name them DATASET=DIR')
     sources = {}
-    for col in table.columns:
-        path = named.get(col.protocol) or named.get(col.dataset) or default
-        if path is None:
-            raise ReproduceError(f'{table.name}: no --hq for {col.dataset or col.protocol} (column {col.label}); '
-                                 f'give --hq DIR or --hq {col.dataset or col.protocol}=DIR')
-        if not os.path.exists(path):
-            raise ReproduceError(f'--hq {path}: no such folder or LMDB')
-        sources[col.protocol] = path
-    unknown = set(named) - {c.dataset for c in table.columns} - {c.protocol for c in table.columns}
+    for group in table.group_names:
+        for col in table.columns:
+            protocol = table.column_protocol(col, group)
+            if (protocol, col.subset) in paired:
+                continue
+            path = named.get(protocol) or named.get(col.dataset) or default
+            if path is None:
+                raise ReproduceError(f'{table.name}: no --hq for {col.dataset or protocol} (column {col.label}); '
+                                     f'give --hq DIR or --hq {col.dataset or protocol}=DIR')
+            if not os.path.exists(path):
+                raise ReproduceError(f'--hq {path}: no such folder or LMDB')
+            sources[protocol] = path
+    protocols = {table.column_protocol(c, g) for g in table.group_names for c in table.columns}
+    unknown = set(named) - {c.dataset for c in table.columns} - protocols
     if unknown:
         raise ReproduceError(f'--hq names {sorted(unknown)} are not datasets or protocols of {table.name}')
     return sources
@@ -139,12 +147,13 @@ def _key_fingerprint(spec):
     return file_fingerprint(spec) if os.path.isfile(spec) else input_fingerprint(spec)
 
 
-def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None, exclude=()):
+def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None, exclude=(), dataset=None,
+            celeba_lists=None):
     """The test set of ``protocol`` from ``source``, built by ``build`` unless a matching one is cached.
 
     Args:
         build (Callable): ``make_testset(input_root, output, protocol, seed, max_images, keys=, exclude=)`` of
-            ``scripts/make_testset.py``; returns the manifest path.
+            :mod:`facesr_arch.data.testset_build`; returns the manifest path.
         out_dir (str): The reproduction's output folder (sets go to ``out_dir/testsets``).
         protocol (str): Protocol name.
         source (str): HQ faces (folder or LMDB).
@@ -153,6 +162,9 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None
         keys (str | None): make_testset's ``keys``: None (every input face), 'paper' (the protocol's key
             list where it has one, else every input face) or a key list file / LMDB / folder. Default: None.
         exclude (Sequence[str]): make_testset's ``exclude``: training key lists the set must not overlap.
+        dataset (str | None): make_testset's ``dataset``: the data set of ``source`` (None: the protocol's).
+        celeba_lists (tuple[str, str] | None): make_testset's ``celeba_lists``: CelebA-HQ's image list and
+            CelebA's partition list, from which GCFSR's CelebA-Test is derived.
 
     Returns:
         str: The folder holding ``<subset>/{gt,lq}`` and ``manifest.json``.
@@ -160,8 +172,11 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None
     recipe = get_protocol(protocol)
     if keys == 'paper' and not recipe.get('keys'):  # e.g. Helen, real faces: the set is the faces given
         keys = None
+    if not (recipe.get('keys') and is_derived(recipe['keys'])):  # the lists derive GCFSR's CelebA-Test only
+        celeba_lists = None
     key = _fingerprint(recipe, seed, max_images, input_fingerprint(source), _key_fingerprint(keys),
-                       [_key_fingerprint(e) for e in exclude])
+                       [_key_fingerprint(e) for e in exclude], dataset,
+                       [file_fingerprint(p) for p in celeba_lists or ()])
     root = os.path.join(out_dir, 'testsets', f'{protocol}-{key}')
     manifest_path = os.path.join(root, protocol, 'manifest.json')
     if os.path.isfile(manifest_path):
@@ -175,6 +190,7 @@ def testset(build, out_dir, protocol, source, seed=0, max_images=None, keys=None
     tmp = tempfile.mkdtemp(dir=os.path.dirname(root), prefix=f'.{protocol}-')
     try:
         selection = {'keys': keys, 'exclude': list(exclude)} if keys or exclude else {}
+        selection.update({k: v for k, v in (('dataset', dataset), ('celeba_lists', celeba_lists)) if v})
         build(source, tmp, protocol, seed, max_images, **selection)
         if os.path.exists(root):
             shutil.rmtree(root)
@@ -294,15 +310,16 @@ def restore_timed(restorer, lq_dir, out_dir, controls):
 
 def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=None, seed=0, max_images=None,
             keys=None, exclude=(), device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False,
-            log=print, checkpoint_scales_given=None):
+            log=print, dataset=None, celeba_lists=None, pairs=None, checkpoint_scales_given=None):
     """Measure ``table`` and write its outputs (see the module docstring).
 
     Args:
         table (PaperTable): The table.
         out_dir (str): Output folder (test sets, outputs and the table folder go there).
-        build (Callable): ``make_testset`` of ``scripts/make_testset.py``.
+        build (Callable): :func:`facesr_arch.data.testset_build.make_testset`.
         hq (list[str] | None): ``--hq`` entries (see :func:`hq_sources`); unused by parameter tables.
-        checkpoints (dict[str, str] | None): Row name -> checkpoint.
+        checkpoints (dict[str, str] | None): Row name -> checkpoint; ``GROUP:NAME`` for a row of a group of a
+            grouped table (``selection.split_row_name``).
         checkpoint_opts (dict[str, str] | None): Row name -> option file, for checkpoints that do not
             describe their network.
         checkpoint_scales_given (dict[str, str] | None): Row name -> the upscaling factor(s) ('4', '4,8') of a
@@ -317,6 +334,9 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         weights (dict | None): Metric weight files (ifqa / identity / landmark), as calculate_metrics.
         progress (bool): Progress bars. Default: False.
         log (Callable): Progress messages. Default: print.
+        dataset, celeba_lists: The data set of the HQ faces and the CelebA lists (see :func:`testset`).
+        pairs (dict | None): The user's own LQ / GT folders (``selection.parse_pair_entries``), used as test
+            sets instead of building them (only the first ``max_images`` pairs when given).
 
     Returns:
         dict: What ``table.json`` holds.
@@ -326,6 +346,8 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
     for option, names in (('--checkpoint-opt', checkpoint_opts), ('--checkpoint-scale', given_scales)):
         if set(names) - set(checkpoints):
             raise ReproduceError(f'{option} names {sorted(set(names) - set(checkpoints))} have no --checkpoint')
+    for name in checkpoints:  # an unknown row-group prefix is refused before any checkpoint is read
+        split_row_name(table, name)
     networks, scales = {}, {}
     for name, path in checkpoints.items():
         resolved = checkpoint_network(path, checkpoint_opts.get(name))
@@ -334,6 +356,9 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         networks[name] = resolved
         if table.kind != 'parameters':
             scales[name] = checkpoint_scales(table, name, path, resolved[0], given_scales.get(name))
+    if celeba_lists and not any(get_protocol(p).get('keys') and is_derived(get_protocol(p)['keys'])
+                                for p, _ in table.measured_on):
+        raise ReproduceError(f"--celeba-lists derives GFPGAN's CelebA-Test; {table.name} is not measured on it")
     os.makedirs(out_dir, exist_ok=True)
     final = os.path.join(out_dir, f'{table.paper}_table{table.table_id}')
     work = tempfile.mkdtemp(dir=out_dir, prefix=f'.{table.paper}_table{table.table_id}-')
@@ -341,14 +366,18 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         if table.kind == 'parameters':
             measured, unavailable, sets, errors = _measure_parameters(table, networks), {}, {}, {}
         else:
+            paired = paired_sets(table, pairs)
             measured, unavailable, sets, errors = _measure_images(
-                table, out_dir, work, build, hq_sources(table, hq), networks, scales,
-                (seed, max_images, keys, tuple(exclude)), device, batch_size, fid_ref, weights or {}, progress, log)
+                table, out_dir, work, build, hq_sources(table, hq, paired), networks, scales,
+                (seed, max_images, keys, tuple(exclude), dataset, celeba_lists), device, batch_size, fid_ref,
+                weights or {}, progress, log, paired)
         result = assemble(table, measured, unavailable)
         result['measured_on'] = sets
         result['errors'] = errors
         result['options'] = {'seed': seed, 'max_images': max_images, 'keys': keys, 'exclude': list(exclude),
-                             'device': device, 'fid_reference': fid_ref, 'checkpoints': checkpoints,
+                             'dataset': dataset, 'celeba_lists': list(celeba_lists or ()),
+                             'pairs': {str(k): list(v) for k, v in (pairs or {}).items()}, 'device': device,
+                             'fid_reference': fid_ref, 'checkpoints': checkpoints,
                              'checkpoint_opts': checkpoint_opts,
                              'checkpoint_scales': {k: list(v) for k, v in scales.items() if v}}
         write_outputs(table, result, work)
@@ -380,7 +409,7 @@ def _measure_parameters(table, networks):
     for name, block in blocks.items():
         options = dict(block)
         net = ARCH_REGISTRY.get(options.pop('type'))(**options)
-        measured[name] = {c.key: count_parameters(net) for c in table.columns}
+        measured[(None, name)] = {c.key: count_parameters(net) for c in table.columns}
         del net
     return measured
 
@@ -392,32 +421,46 @@ def paper_method(table):
 
 
 def _measure_images(table, out_dir, work, build, sources, networks, scales, selection, device, batch_size, fid_ref,
-                    weights, progress, log):
+                    weights, progress, log, paired=None):
     from ..metrics.report import compute_report, write_report
     restorers = {name: FaceRestorer(build_network(block, path, key, device), get_spec(block['type']), device)
                  for name, (block, path, key) in networks.items()}
     ckpt_keys = {name: _fingerprint(file_fingerprint(path), block) for name, (block, path, _) in networks.items()}
+    row_keys = {name: split_row_name(table, name) for name in networks}
     measured, unavailable, sets, errors = {}, {}, {}, {}
     options = {k: table.metric_options[k] for k in ('color_space', 'crop_border', 'arcface_arch')
                if k in table.metric_options}
     for protocol, subset in table.measured_on:
         recipe = get_protocol(protocol)
-        set_root = testset(build, out_dir, protocol, sources[protocol], *selection)
-        sets[f'{protocol}/{subset}'] = {'folder': os.path.abspath(os.path.join(set_root, subset)),
-                                        'source': os.path.abspath(sources[protocol])}
-        lq_dir = os.path.join(set_root, subset, 'lq')
-        gt_dir = os.path.join(set_root, subset, 'gt') if recipe['reference'] else None
-        columns = [c for c in table.columns if (c.protocol, c.subset) == (protocol, subset)]
+        if (protocol, subset) in (paired or {}):
+            set_id, lq_dir, gt_dir = paired_folders(out_dir, protocol, subset, *paired[(protocol, subset)],
+                                                    max_images=selection[1])
+            sets[f'{protocol}/{subset}'] = {'folder': os.path.abspath(os.path.dirname(lq_dir)),
+                                            'source': f'--pairs {os.path.abspath(paired[(protocol, subset)][0])} '
+                                                      f'{os.path.abspath(paired[(protocol, subset)][1])}'}
+        else:
+            set_root = testset(build, out_dir, protocol, sources[protocol], *selection)
+            set_id = os.path.basename(os.path.dirname(set_root))
+            sets[f'{protocol}/{subset}'] = {'folder': os.path.abspath(os.path.join(set_root, subset)),
+                                            'source': os.path.abspath(sources[protocol])}
+            lq_dir = os.path.join(set_root, subset, 'lq')
+            gt_dir = os.path.join(set_root, subset, 'gt') if recipe['reference'] else None
+        # the row groups measured on this set, and their columns here
+        group_columns = {g: rows_on(table, protocol, subset, g) for g in table.group_names}
+        group_columns = {g: cols for g, cols in group_columns.items() if cols}
+        columns = list({c.key: c for cols in group_columns.values() for c in cols}.values())
         names = list(dict.fromkeys(c.metric for c in columns if c.metric in METRICS))
-        folders = {input_name(table): input_row_folder(
-            lq_dir, gt_dir, os.path.join(out_dir, 'outputs', 'Input', os.path.basename(os.path.dirname(set_root)),
-                                         subset))}
+        folders = {input_name(table): input_row_folder(lq_dir, gt_dir,
+                                                       os.path.join(out_dir, 'outputs', 'Input', set_id, subset))}
         if table.gt_row and gt_dir:
             folders[table.gt_row] = gt_dir
+        rows = {label: [(g, label) for g in group_columns] for label in folders}
         seconds = {}
         for name, restorer in restorers.items():
-            folder = os.path.join(out_dir, 'outputs', f'{_safe(name)}-{ckpt_keys[name]}',
-                                  os.path.basename(os.path.dirname(set_root)), subset)
+            group, row_name = row_keys[name]
+            if group not in group_columns:
+                continue
+            folder = os.path.join(out_dir, 'outputs', f'{_safe(name)}-{ckpt_keys[name]}', set_id, subset)
             controls = subset_controls(recipe, subset)
             if scales.get(name) and controls.upscale and controls.upscale not in scales[name]:
                 log(f'{table.name}: {name} not measured on {protocol}/{subset} (x{controls.upscale:g}): it was '
@@ -434,6 +477,7 @@ def _measure_images(table, out_dir, work, build, sources, networks, scales, sele
                 if summary.skipped:
                     log(f'  skipped: {summary.skipped}')
             folders[name] = folder
+            rows[name] = [(group, row_name)]
         report = None
         if names:
             report, timings = compute_report(folders, gt_dir=gt_dir, metric_names=names, device=device,
@@ -443,14 +487,37 @@ def _measure_images(table, out_dir, work, build, sources, networks, scales, sele
                 unavailable.setdefault(metric, reason)
             for row, errs in report['errors'].items():
                 errors.setdefault(row, []).extend(f'{protocol}/{subset} {e["image"]}: {e["error"]}' for e in errs)
-        for row in folders:
-            values = measured.setdefault(row, {})
-            for col in columns:
-                if col.metric == 'time':
-                    values[col.key] = seconds.get(row)
-                elif report is not None and col.metric not in report['unavailable']:
-                    values[col.key] = report['summary'][row].get(col.metric)
+        for label, keys in rows.items():
+            for group, row_name in keys:
+                values = measured.setdefault((group, row_name), {})
+                for col in group_columns[group]:
+                    if col.metric == 'time':
+                        values[col.key] = seconds.get(label)
+                    elif report is not None and col.metric not in report['unavailable']:
+                        values[col.key] = report['summary'][label].get(col.metric)
     return measured, unavailable, sets, errors
+
+
+def paired_folders(out_dir, protocol, subset, lq, gt, max_images=None):
+    """A test set from the user's own LQ / GT folders: (set id, LQ folder, GT folder).
+
+    The folders are used as they are; with ``max_images`` the first N pairs (by stem) are copied into
+    ``out_dir/testsets/<set id>/<subset>`` and used from there.
+    """
+    set_id = f'{protocol}-pairs-{_fingerprint(input_fingerprint(lq), input_fingerprint(gt), max_images)}'
+    if not max_images:
+        return set_id, lq, gt
+    from ..data.image_io import images_by_stem
+    root = os.path.join(out_dir, 'testsets', set_id, subset)
+    lq_files, gt_files = images_by_stem(lq), images_by_stem(gt)
+    for part, files in (('lq', lq_files), ('gt', gt_files)):
+        for stem in sorted(lq_files)[:max_images]:
+            target = os.path.join(root, part, os.path.basename(files[stem]))
+            if not os.path.exists(target):
+                with open(files[stem], 'rb') as f:
+                    data = f.read()
+                write_atomic(target, data)
+    return set_id, os.path.join(root, 'lq'), os.path.join(root, 'gt')
 
 
 def input_name(table):
@@ -468,33 +535,41 @@ def _safe(name):
 def assemble(table, measured, unavailable):
     """Paper rows, measured rows and their differences, as ``table.json`` holds them.
 
-    A measured row is paired with the paper row of the same name (case and spaces ignored; the name 'ours'
-    means the paper's own method); the difference is measured - paper per cell where both exist.
+    ``measured`` is keyed (group, name): a measured row is paired with the paper row of the same name (case and
+    spaces ignored; the name 'ours' means the paper's own method) in its group (any group when None); the
+    difference is measured - paper per cell where both exist. A measured row without a paper row (e.g. the
+    Bicubic row of W-Net's Training Mode II, which the paper does not print) follows its group's rows.
     """
     rows = []
     paired = {}
-    for name in measured:
-        paper_row = table.row(table.ours if name.lower() == 'ours' and table.ours else name)
+    for group, name in measured:
+        paper_row = table.row(table.ours if name.lower() == 'ours' and table.ours else name, group)
         if paper_row is not None:
-            paired[id(paper_row)] = name
-    for paper_row in table.rows:
+            paired[id(paper_row)] = (group, name)
+    unpaired = [key for key in measured if key not in paired.values()]
+    last_of_group = {r.group: i for i, r in enumerate(table.rows)}
+    for index, paper_row in enumerate(table.rows):
         entry = {'method': paper_row.method, 'group': paper_row.group, 'info': paper_row.info,
                  'paper': dict(paper_row.values)}
-        name = paired.get(id(paper_row))
-        if name is not None:
-            entry.update(measured_as=name, measured=_values(table, measured[name]),
-                         difference=_difference(table, paper_row.values, measured[name]))
+        key = paired.get(id(paper_row))
+        if key is not None:
+            entry.update(measured_as=key[1], measured=_values(table, measured[key]),
+                         difference=_difference(table, paper_row.values, measured[key]))
         rows.append(entry)
-    for name in measured:
-        if name not in paired.values():
-            rows.append({'method': name, 'group': None, 'info': {}, 'paper': None, 'measured_as': name,
-                         'measured': _values(table, measured[name]), 'difference': None})
+        if table.groups and last_of_group[paper_row.group] == index:
+            rows += [_unpaired(table, key, measured) for key in unpaired if key[0] == paper_row.group]
+    rows += [_unpaired(table, key, measured) for key in unpaired if not table.groups or key[0] is None]
     columns = [{'key': c.key, 'label': c.label, 'metric': c.metric, 'protocol': c.protocol, 'subset': c.subset,
                 'dataset': c.dataset, 'x': c.x, 'definition': _definition(table, c)} for c in table.columns]
     return {'paper': table.paper, 'table': table.table_id, 'caption': table.caption, 'kind': table.kind,
             'protocol_note': table.protocol_note, 'dataset': table.dataset, 'num_images': table.num_images,
             'resolution': table.resolution, 'degradation': table.degradation, 'metric_notes': table.metric_notes,
             'columns': columns, 'rows': rows, 'unavailable': unavailable}
+
+
+def _unpaired(table, key, measured):
+    return {'method': key[1], 'group': key[0], 'info': {}, 'paper': None, 'measured_as': key[1],
+            'measured': _values(table, measured[key]), 'difference': None}
 
 
 def _values(table, values):
@@ -562,6 +637,9 @@ def markdown(table, result):
     for col in result['columns']:
         lines.append(f'- {col["label"]}: {col["definition"]}' + (f' [{col["protocol"]}/{col["subset"]}]'
                                                                   if col['protocol'] else ''))
+    for group in table.groups:
+        lines.append(f"- {group['name']} rows (--checkpoint {group['key']}:NAME=PATH): the columns on "
+                     f"{table.protocol} are measured on {group['protocol']}")
     for metric, reason in result['unavailable'].items():
         lines.append(f'- {metric}: unavailable ({reason})')
     for name, info in result.get('measured_on', {}).items():

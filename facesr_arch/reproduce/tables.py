@@ -17,6 +17,10 @@ Each file holds ``paper`` (key, method, title, authors, venue) and ``tables`` {t
   uses for tables over several datasets), ``x`` (sweep position).
 - ``rows``: ``method`` (the paper's name), optional ``group`` (e.g. W-Net's training modes) and ``info``
   (text columns), and ``values`` {column key: number as printed, or null for a missing cell}.
+- ``groups`` (optional): the row groups measured on their own test sets, each ``name`` (as the rows' ``group``),
+  ``key`` (a short alias for ``--checkpoint KEY:NAME=PATH``) and ``protocol``, which replaces the table's
+  protocol in the columns measured on it (a column naming another protocol, e.g. Helen's, keeps it). W-Net's
+  Training Mode II rows are measured on Mode II's 100 faces, Mode I's on its 1,000.
 """
 import math
 import os
@@ -33,7 +37,8 @@ EXTRA_METRICS = {'parameters': 'parameters of the generator, millions',
                  'time': 'forward seconds per face (batch 1, median after one warm-up face)'}
 
 _TABLE_KEYS = {'caption', 'kind', 'protocol', 'protocol_note', 'dataset', 'num_images', 'resolution', 'degradation',
-               'metric_options', 'metric_notes', 'input_row', 'gt_row', 'ours', 'sweep', 'columns', 'rows'}
+               'metric_options', 'metric_notes', 'input_row', 'gt_row', 'ours', 'sweep', 'columns', 'rows', 'groups'}
+_GROUP_KEYS = {'name', 'key', 'protocol'}
 _REQUIRED = {'caption', 'kind', 'protocol', 'dataset', 'resolution', 'degradation', 'metric_options', 'columns',
              'rows'}
 _COLUMN_KEYS = {'key', 'label', 'metric', 'protocol', 'subset', 'dataset', 'x'}
@@ -90,6 +95,7 @@ class PaperTable:
     gt_row: Optional[str] = None
     ours: Optional[str] = None
     sweep: Optional[dict] = None
+    groups: tuple = ()
 
     @property
     def name(self):
@@ -97,19 +103,38 @@ class PaperTable:
         return f'{self.paper} table {self.table_id}'
 
     @property
+    def group_names(self):
+        """The measured row groups' names ([None] for a table without ``groups``)."""
+        return [g['name'] for g in self.groups] or [None]
+
+    def column_protocol(self, column, group=None):
+        """The protocol ``column`` is measured on for the rows of ``group`` (a group's protocol replaces the
+        table's; None: the column's own)."""
+        spec = next((g for g in self.groups if g['name'] == group), None)
+        if spec is not None and column.protocol == self.protocol:
+            return spec['protocol']
+        return column.protocol
+
+    def find_group(self, name):
+        """The group a ``--checkpoint`` prefix names (its key or name, case and spaces ignored), or None."""
+        wanted = _norm(name)
+        return next((g['name'] for g in self.groups if wanted in (_norm(g['key']), _norm(g['name']))), None)
+
+    @property
     def measured_on(self):
-        """The (protocol, subset) pairs the columns are measured on, in column order."""
-        return list(dict.fromkeys((c.protocol, c.subset) for c in self.columns if c.protocol))
+        """The (protocol, subset) pairs the columns are measured on (every group's), in column order."""
+        return list(dict.fromkeys((self.column_protocol(c, g), c.subset) for g in self.group_names
+                                  for c in self.columns if c.protocol))
 
     @property
     def datasets(self):
         """The datasets the columns name, in column order ([None] when the table has one dataset)."""
         return list(dict.fromkeys(c.dataset for c in self.columns))
 
-    def row(self, method):
-        """The first published row named ``method`` (case and spaces ignored), or None."""
+    def row(self, method, group=None):
+        """The first published row named ``method`` (case and spaces ignored) in ``group`` (None: any), or None."""
         wanted = _norm(method)
-        return next((r for r in self.rows if _norm(r.method) == wanted), None)
+        return next((r for r in self.rows if _norm(r.method) == wanted and group in (None, r.group)), None)
 
 
 def _norm(name):
@@ -203,9 +228,25 @@ def _parse_table(where, paper, table_id, block):
                 raise TableError(f'{where}: row {row["method"]!r}, column {key}: {value!r} is not a number or null')
         rows.append(Row(method=str(row['method']), values=dict(row['values']), group=row.get('group'),
                         info=dict(row.get('info') or {})))
+    groups = tuple(_parse_groups(where, block, rows))
     for name_key in ('input_row', 'gt_row', 'ours'):
         name = block.get(name_key)
         if name is not None and not any(_norm(r.method) == _norm(name) for r in rows):
             raise TableError(f'{where}: {name_key} {name!r} is not a row of the table')
-    fields = {k: v for k, v in block.items() if k not in ('columns', 'rows')}
-    return PaperTable(paper=paper, table_id=table_id, columns=tuple(columns), rows=tuple(rows), **fields)
+    fields = {k: v for k, v in block.items() if k not in ('columns', 'rows', 'groups')}
+    return PaperTable(paper=paper, table_id=table_id, columns=tuple(columns), rows=tuple(rows), groups=groups,
+                      **fields)
+
+
+def _parse_groups(where, block, rows):
+    """The ``groups`` of a table: each names a row group of the table and the protocol its rows use."""
+    groups = block.get('groups') or []
+    for group in groups:
+        if not isinstance(group, dict) or set(group) != _GROUP_KEYS:
+            raise TableError(f'{where}: group {group} needs exactly {sorted(_GROUP_KEYS)}')
+        if not any(r.group == group['name'] for r in rows):
+            raise TableError(f'{where}: group {group["name"]!r} names no row group of the table')
+    names = [g['name'] for g in groups]
+    if groups and set(names) != {r.group for r in rows}:
+        raise TableError(f'{where}: groups {names} must list every row group {sorted({str(r.group) for r in rows})}')
+    return [dict(g) for g in groups]

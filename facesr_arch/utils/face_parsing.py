@@ -46,3 +46,54 @@ def key_region_mask(labels, regions=tuple(KEY_REGIONS)):
     """Union mask of the key regions (eyes, brows, nose, mouth by default)."""
     names = [n for region in regions for n in KEY_REGIONS[region]]
     return binary_mask(labels, names)
+
+
+BOX_COMPONENTS = {'left_eye': ('left_eye', ), 'right_eye': ('right_eye', ),
+                  'mouth': ('mouth', 'upper_lip', 'lower_lip')}
+
+
+def component_boxes(labels):
+    """Boxes [x1, y1, x2, y2] (x2/y2 exclusive) of the eyes and mouth in a label map; None when absent."""
+    boxes = {}
+    for name, classes in BOX_COMPONENTS.items():
+        ys, xs = np.nonzero(np.isin(labels, [LABEL_INDEX[c] for c in classes]))
+        boxes[name] = None if len(xs) == 0 else [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+    return boxes
+
+
+# iBUG 68-point indices; points 36-41 outline the eye on the image's left (the subject's right eye)
+LANDMARK_COMPONENTS = {'left_eye': slice(36, 42), 'right_eye': slice(42, 48), 'mouth': slice(48, 68)}
+# half side of a square box / half the larger extent of the component's points: eyes get room for the lids
+# and brow gap (GFPGAN enlarges its eye boxes by 1.4), the mouth a little around the lips
+LANDMARK_BOX_SCALE = {'left_eye': 1.4, 'right_eye': 1.4, 'mouth': 1.2}
+
+
+def landmark_boxes(points, width, height, scale=None):
+    """GFPGAN-style square eye / mouth boxes [x1, y1, x2, y2] (x2/y2 exclusive) from 68 landmarks.
+
+    Each box is centred on the centre of the component's points (clamped into the image) with half side
+    ``scale[name]`` times half the larger extent of those points (at least 1 px), rounded outwards and
+    clipped to the image, so that ``0 <= x1 < x2 <= width`` and ``0 <= y1 < y2 <= height``.
+
+    Args:
+        points (array-like): (68, 2) (x, y) in pixels, iBUG 68-point order.
+        width (int): Image width.
+        height (int): Image height.
+        scale (dict[str, float] | None): Per-component factor; None: :data:`LANDMARK_BOX_SCALE`.
+
+    Returns:
+        dict[str, list[int]]: ``{'left_eye': box, 'right_eye': box, 'mouth': box}`` (image-left/right).
+    """
+    points = np.asarray(points, np.float64)
+    if points.shape != (68, 2):
+        raise ValueError(f'expected 68 (x, y) landmarks, got shape {points.shape}')
+    scale = scale or LANDMARK_BOX_SCALE
+    boxes = {}
+    for name, index in LANDMARK_COMPONENTS.items():
+        part = points[index]
+        low, high = part.min(0), part.max(0)
+        cx, cy = np.clip((low + high) / 2, 0, [width - 1, height - 1])
+        half = max(scale[name] * (high - low).max() / 2, 1.0)
+        boxes[name] = [int(max(0, np.floor(cx - half))), int(max(0, np.floor(cy - half))),
+                       int(min(width, np.ceil(cx + half))), int(min(height, np.ceil(cy + half)))]
+    return boxes

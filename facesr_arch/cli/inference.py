@@ -1,7 +1,12 @@
-"""Command line of batch inference (``scripts/inference.py``, installed as ``facesr-inference``).
+"""``inference``: restore aligned faces or whole photos with a trained facesr_arch method.
 
-The module's top level imports nothing heavy: the scripts parse their arguments (and answer ``--help``) before
-torch and BasicSR are imported.
+    python scripts/inference.py -opt options/test/GCFSR/test_GCFSR_x16-64_CelebAHQ.yml -i faces/ -o results/gcfsr
+    python scripts/inference.py --weights experiments/GCFSR_x4-64_FFHQ1024/models/net_g_latest.pth \
+        -i faces/ -o results/gcfsr
+    python scripts/inference.py --arch MPCNet --weights net_g.pth -i photos/ -o results/mpcnet \
+        --whole-image --detector weights/detection_Resnet50_Final.pth
+
+Also ``python -m facesr_arch.cli.inference`` and the console command ``facesr-inference``.
 """
 import argparse
 import sys
@@ -43,9 +48,9 @@ def restorer_from_args(args, return_config=False):
     file, param key)."""
     import torch
 
-    from .loading import build_network, network_config, parse_net_options
-    from .runner import FaceRestorer
-    from .specs import Controls, get_spec
+    from ..inference.loading import build_network, network_config, parse_net_options
+    from ..inference.runner import FaceRestorer
+    from ..inference.specs import Controls, get_spec
     if args.fidelity is not None and not 0 <= args.fidelity <= 1:
         raise ValueError(f'--fidelity must be in [0, 1] (CodeFormer\'s w), got {args.fidelity}')
     args.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
@@ -60,8 +65,8 @@ def restorer_from_args(args, return_config=False):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description='Restore aligned faces (default) or whole photos with a trained facesr_arch method.')
+    parser = argparse.ArgumentParser(prog='inference', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='image file, image folder, or BasicSR LMDB folder')
     parser.add_argument('-o', '--output', required=True, help='output folder (never the input folder)')
     parser.add_argument('--batch-size', type=int, default=1, help='faces per forward pass (default: 1)')
@@ -91,10 +96,10 @@ def _main(argv=None):
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
     from ..utils.safety import check_writable
-    from .manifest import claim_output_dir, file_sha256, run_settings
-    from .runner import run_aligned, run_whole_images
-    from .sources import check_output_dir, collect_inputs
-    from .whole_image import load_detector
+    from ..inference.manifest import claim_output_dir, file_sha256, run_settings
+    from ..inference.runner import run_aligned, run_whole_images
+    from ..inference.sources import check_output_dir, collect_inputs
+    from ..inference.whole_image import load_detector
     check_output_dir(args.input, args.output)
     check_writable(args.output, 'output folder')
     items = collect_inputs(args.input)

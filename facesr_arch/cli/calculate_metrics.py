@@ -10,18 +10,20 @@ pyiqa's weights (LPIPS, FID Inception, IFQA) are read from ``$TORCH_HOME/hub/pyi
 backbones from ``$TORCH_HOME/hub/checkpoints``; ``--torch-home`` sets TORCH_HOME before pyiqa is imported.
 A metric whose files are missing is reported as unavailable, naming the file; the others still run.
 Every method is averaged over the same images (those all methods have, column N); the others are listed.
-The exit status is 1 when nothing could be scored.
+The exit status is 1 when nothing could be scored. Also ``python -m facesr_arch.cli.calculate_metrics`` and the
+console command ``facesr-metrics``.
 """
 import argparse
 import os
 import sys
 
+from ..metrics.catalog import COLOR_SPACES, METRICS
 from ..utils.safety import check_writable, run_cli
-from .catalog import COLOR_SPACES, METRICS
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    parser = argparse.ArgumentParser(prog='calculate_metrics', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('results', nargs='+', help='result folders, one per method')
     parser.add_argument('--gt', help='ground-truth folder (files paired by stem); omit for no-reference sets')
     parser.add_argument('--names', nargs='+', help='method names (default: folder names)')
@@ -41,6 +43,12 @@ def parse_args(argv=None):
     parser.add_argument('--landmark-weights', help='facexlib FAN checkpoint (default: weights/alignment_WFLW_4HG.pth)')
     parser.add_argument('--torch-home', help='sets TORCH_HOME (where pyiqa / torchvision weights are) first')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    return parser
+
+
+def parse_args(argv=None):
+    """The parsed arguments, checked: one name per result folder, and every folder present."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.names and len(args.names) != len(args.results):
         parser.error(f'--names has {len(args.names)} entries for {len(args.results)} result folders')
@@ -61,7 +69,7 @@ def _main(argv=None):
     check_writable(args.out, 'report folder')
     if args.torch_home:
         os.environ['TORCH_HOME'] = os.path.abspath(args.torch_home)
-    from .report import compute_report, markdown_table, write_report
+    from ..metrics.report import compute_report, markdown_table, write_report
     names = args.names or [os.path.basename(os.path.normpath(folder)) for folder in args.results]
     if len(set(names)) != len(names):
         sys.exit(f'method names must differ, got {names}; pass --names')
@@ -80,3 +88,7 @@ def _main(argv=None):
               'for every metric, or no metric available): see the lines above', file=sys.stderr)
         return 1
     return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
