@@ -37,6 +37,8 @@ def test_empty_image_and_foreign_files(tmp_path):
     assert 'is empty (0 bytes)' in diagnosis(tmp_path / 'empty.pth')
     (tmp_path / 'face.pth').write_bytes(b'\x89PNG\r\n\x1a\n' + bytes(64))
     assert 'is a PNG image, not a PyTorch checkpoint' in diagnosis(tmp_path / 'face.pth')
+    (tmp_path / 'one_byte.pth').write_bytes(b'\x80')
+    assert 'not a PyTorch checkpoint' in diagnosis(tmp_path / 'one_byte.pth')
     (tmp_path / 'notes.pth').write_text('weights: somewhere else\n')
     assert 'not a PyTorch checkpoint (neither a zip nor a pickle file)' in diagnosis(tmp_path / 'notes.pth')
 

@@ -118,16 +118,19 @@ def load_checkpoint(path, what='checkpoint', map_location='cpu', mmap=False, how
         The loaded object (a dict for every checkpoint this package writes).
 
     Raises:
-        CheckpointError: Not found, not a file, empty, not a PyTorch checkpoint, truncated, or holding
-            pickled code (refused and not run).
+        CheckpointError: Not found, not a file, unreadable, empty, not a PyTorch checkpoint, truncated, or
+            holding pickled code (refused and not run).
     """
     path = require_file(path, what, how_to_get or 'Check the path.')
-    with open(path, 'rb') as f:
-        head = f.read(8)
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(8)
+    except OSError as err:
+        raise CheckpointError(f'{path} ({what}) cannot be read: {err.strerror} (check its permissions)') from None
     if not head:
         raise CheckpointError(f'{path} ({what}) is empty (0 bytes): the save or copy that made it was cut short')
     is_zip = head.startswith(_ZIP_MAGIC)
-    if not is_zip and not (head[0] == 0x80 and 2 <= head[1] <= 5):
+    if not is_zip and not (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5):
         kind = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
         raise CheckpointError(f'{path} ({what}) is {kind or "not a PyTorch checkpoint"}'
                               f'{", not a PyTorch checkpoint" if kind else " (neither a zip nor a pickle file)"}: '
