@@ -291,7 +291,7 @@ def check_data_paths(opt):
                 from ..data.lmdb_util import check_lmdb_integrity
                 try:
                     check_lmdb_integrity(os.path.expanduser(path))
-                except CheckpointError as err:
+                except ValueError as err:
                     raise OptionError(f'datasets.{phase}.{key}: {err}') from None
 
 
