@@ -57,6 +57,10 @@ def calculate_metrics():
     return run_command('calculate_metrics')
 
 
+def compare_grid():
+    return run_command('compare_grid')
+
+
 def convert_weights():
     return run_command('convert_weights')
 

@@ -62,6 +62,7 @@ setup(
     entry_points={'console_scripts': [
         'facesr-inference=facesr_commands:inference',
         'facesr-metrics=facesr_commands:calculate_metrics',
+        'facesr-compare-grid=facesr_commands:compare_grid',
         'facesr-convert-weights=facesr_commands:convert_weights',
         'facesr-create-lmdb=facesr_commands:create_lmdb',
         'facesr-make-testset=facesr_commands:make_testset',

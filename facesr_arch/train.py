@@ -5,11 +5,12 @@ Experiments are written to ``./experiments/<name>`` under the current directory.
 """
 import os
 
+from facesr_arch.models.priors import check_option_file
 from facesr_arch.utils.launch import prepare
 
 
 def main():
-    prepare(is_train=True)
+    check_option_file(prepare(is_train=True), is_train=True)
     from basicsr.train import train_pipeline
     train_pipeline(os.getcwd())
 

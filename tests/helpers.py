@@ -45,9 +45,11 @@ def deep_update(opt, overrides):
 
 
 def tiny_training(opt, total_iter=4, checkpoint_freq=2, val_freq=2):
-    """Settings every tiny training run shares: CPU, few iterations, frequent checkpoints, no loggers."""
+    """Settings every tiny training run shares: CPU, few iterations, frequent checkpoints, no loggers, and
+    pretrained parts (priors, loss networks) allowed to keep random weights where no file is given."""
     return deep_update(opt, {
         'num_gpu': 0,
+        'random_priors': True,
         'train': {'total_iter': total_iter},
         'val': {'val_freq': val_freq},
         'logger': {'print_freq': 1, 'save_checkpoint_freq': checkpoint_freq, 'use_tb_logger': False,

@@ -10,7 +10,8 @@ import yaml
 import facesr_arch  # noqa: F401  (registers the architectures)
 from facesr_arch.archs.gcfsr_arch import GCFSR
 from facesr_arch.cli import inference as cli
-from facesr_arch.inference.loading import network_config, portable_network
+from facesr_arch.inference.loading import network_config
+from facesr_arch.toolkit.checkpoints import portable_network
 from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 from helpers import run_script
 

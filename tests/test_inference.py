@@ -2,7 +2,6 @@
 LMDB, whole photos with a random-weight detector, robustness, reruns; alignment / paste-back math; figures."""
 import os
 import shutil
-import sys
 
 import cv2
 import numpy as np
@@ -14,15 +13,15 @@ import facesr_arch  # noqa: F401  (before basicsr: torchvision alias)
 from basicsr.utils.registry import ARCH_REGISTRY
 from facesr_arch.data.face_degraded_dataset import to_tensor
 from facesr_arch.data.preprocess import prepare_face, tensor_to_image
+from facesr_arch.cli import compare_grid
 from facesr_arch.cli import inference as cli
 from facesr_arch.cli import modulation_sweep
+from facesr_arch.inference.figures import CMP_MIN_SIDE, comparison_grid, tile_scores
 from facesr_arch.inference.specs import Controls, gcfsr_condition
 from facesr_arch.inference.whole_image import (FFHQ_TEMPLATE_512, alignment, crop_face, native_face_size,
                                                paste_faces)
-from helpers import REPO, run_script
+from helpers import run_script
 
-sys.path.insert(0, os.path.join(REPO, 'scripts'))
-import compare_grid  # noqa: E402  (scripts/ on sys.path first)
 
 TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,
                'channel_range': [8, 8], 'num_res_blocks': 1}
@@ -177,7 +176,9 @@ def test_whole_image_layout_with_random_detector(checkpoints, shared_data, tmp_p
     assert 1 <= len(restored) <= 2 and all(n.startswith('group_') for n in restored)
     for name in restored:
         assert cv2.imread(os.path.join(out, 'restored_faces', name)).shape == (side, side, 3)
-        assert cv2.imread(os.path.join(out, 'cmp', name)).shape == (side, 2 * side, 3)
+        tile = max(side, CMP_MIN_SIDE)  # labelled input | restored, readable at any face size
+        band = max(16, int(tile * 0.12))
+        assert cv2.imread(os.path.join(out, 'cmp', name)).shape == (band + 4 + tile, 2 * tile + 4, 3)
     capsys.readouterr()
     assert cli.main(args[:-13] + ['--whole-image', '--detector', str(tmp_path / 'missing.pth'), '--overwrite']) == 2
     assert 'inference: error: Weight file for RetinaFace' in capsys.readouterr().err
@@ -244,17 +245,86 @@ def test_modulation_strip_and_compare_grid(checkpoints, shared_data, tmp_path):
     parsing.mkdir()
     cv2.imwrite(str(parsing / 'cf_0143.png'), np.full((32, 32), 17, np.uint8))
     grid_path = str(tmp_path / 'grid.png')
-    compare_grid.main(['--lr', os.path.join(shared_data, 'real_lq'), '--method', f'GCFSR={results}',
-                       '--gt', os.path.join(shared_data, 'real_lq'), '--names', 'cf_0143', 'cf_0240',
-                       '--parsing', str(parsing), '--tile', '64', '-o', grid_path])
+    assert compare_grid.main(['--lr', os.path.join(shared_data, 'real_lq'), '--method', f'GCFSR={results}',
+                              '--gt', os.path.join(shared_data, 'real_lq'), '--names', 'cf_0143', 'cf_0240',
+                              '--parsing', str(parsing), '--tile', '64', '-o', grid_path]) == 0
     grid = cv2.imread(grid_path)
     band = max(16, int(64 * 0.12))
-    assert grid.shape == (band + 2 * 64 + 2 * 4, band + 3 * 64 + 3 * 4, 3)
+    row = 64 + band  # tile and its caption band
+    assert grid.shape == (band + 2 * row + 2 * 4, band + 3 * 64 + 3 * 4, 3)
     lr_tile = grid[band + 4:band + 68, band + 4:band + 68]
-    corner = lr_tile[-5:, -5:]  # the parsing inset: one flat colour (hair) unlike the photo
-    assert np.all(corner == corner[0, 0]) and np.abs(corner[0, 0].astype(int) - lr_tile[5, 5]).max() > 20
-    missing_tile = grid[band + 72:, band + 72:band + 136]  # cf_0240 has no GCFSR result: gray tile
+    corner = lr_tile[:5, -5:]  # the parsing inset, top right: one flat colour (hair) unlike the photo
+    assert np.all(corner == corner[0, 0]) and np.abs(corner[0, 0].astype(int) - lr_tile[-5, 5]).max() > 20
+    missing_tile = grid[band + 4 + row + 4:band + 4 + row + 4 + 64, band + 72:band + 136]  # cf_0240: no GCFSR
     assert np.all(missing_tile == 128)
+
+
+def _grid_folders(ffhq_small_dir, root):
+    """LR 16 px, bicubic 64 px, a 128 px 'method' (the GT itself, blurred) and the 64 px GT of two faces."""
+    folders = {name: os.path.join(root, name) for name in ('lr', 'bicubic', 'big', 'gt')}
+    for folder in folders.values():
+        os.makedirs(folder)
+    names = sorted(os.path.splitext(n)[0] for n in os.listdir(ffhq_small_dir))[:2]
+    for name in names:
+        hq = cv2.imread(os.path.join(ffhq_small_dir, f'{name}.png'))
+        gt = cv2.resize(hq, (64, 64), interpolation=cv2.INTER_AREA)
+        lr = cv2.resize(gt, (16, 16), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(os.path.join(folders['gt'], f'{name}.png'), gt)
+        cv2.imwrite(os.path.join(folders['lr'], f'{name}.png'), lr)
+        cv2.imwrite(os.path.join(folders['bicubic'], f'{name}.png'), cv2.resize(lr, (64, 64), interpolation=cv2.INTER_CUBIC))
+        cv2.imwrite(os.path.join(folders['big'], f'{name}.png'), cv2.GaussianBlur(hq, (5, 5), 0))
+    return folders, names
+
+
+def test_compare_grid_zoom_boxes_in_place_scores_and_pixelated_lr(ffhq_small_dir, tmp_path, capsys):
+    """The zoom box and its inset sit at the same pixels of every tile (outputs of 16, 64 and 128 px alike);
+    the LR tile is nearest-enlarged (4x4 blocks) unlike the bicubic one; the captions are PSNR-Y / SSIM-Y."""
+    from basicsr.metrics import calculate_psnr
+    folders, names = _grid_folders(ffhq_small_dir, str(tmp_path))
+    columns = [('LR', folders['lr']), ('Bicubic', folders['bicubic']), ('Big', folders['big']), ('GT', folders['gt'])]
+    side, pad = 64, 4
+    grid, missing = comparison_grid(columns, names, side=side, gt_dir=folders['gt'], zoom=(16, 24, 32, 12),
+                                    row_labels=False)
+    assert not missing
+    band = max(16, int(side * 0.12))
+    assert grid.shape == (band + 2 * (side + band + pad), 4 * side + 3 * pad, 3)
+    for r in range(2):
+        top = band + pad + r * (side + band + pad)
+        tiles = [grid[top:top + side, c * (side + pad):c * (side + pad) + side] for c in range(4)]
+        red = [np.all(t == (0, 0, 255), axis=2) for t in tiles]  # box outline and inset border, drawn pure red
+        assert red[0].sum() > 4 * 32
+        for mask in red[1:]:
+            np.testing.assert_array_equal(mask, red[0])
+        ys, xs = np.nonzero(red[0][:40])  # the box itself, above the 12 px high inset: 16,24 + 32x12 of 64
+        assert (xs.min(), ys.min(), xs.max(), ys.max()) == (16, 24, 47, 35)
+        lr_top, bicubic_top = tiles[0][:20].astype(int), tiles[1][:20].astype(int)
+        blocks = lr_top.reshape(5, 4, 16, 4, 3)
+        assert np.all(blocks == blocks[:, :1, :, :1]), 'LR tile is not nearest-enlarged'
+        assert np.abs(bicubic_top - lr_top).mean() > 2, 'LR and bicubic tiles look alike'
+    bicubic = cv2.imread(os.path.join(folders['bicubic'], f'{names[0]}.png'))
+    gt = cv2.imread(os.path.join(folders['gt'], f'{names[0]}.png'))
+    expected = calculate_psnr(bicubic, gt, crop_border=0, test_y_channel=True)
+    caption = tile_scores(bicubic, gt)
+    assert caption.startswith(f'{expected:.2f} dB / 0.') and tile_scores(gt[:16, :16], gt) is None
+    out = str(tmp_path / 'grid.png')
+    assert compare_grid.main(['--lr', folders['lr'], '--method', f'Bicubic={folders["bicubic"]}', '--gt', folders['gt'],
+                              '--zoom', '16,24,200,12', '-o', out]) == 0  # clipped to the image
+    assert compare_grid.main(['--lr', folders['lr'], '--method', f'Bicubic={folders["bicubic"]}', '--gt', folders['gt'],
+                              '--zoom', '16,24,32', '-o', out]) == 2
+    assert 'compare_grid: error: --zoom takes x,y,w,h' in capsys.readouterr().err
+
+
+def test_compare_grid_component_boxes_give_eye_and_mouth_insets(ffhq_small_dir, tmp_path):
+    folders, names = _grid_folders(ffhq_small_dir, str(tmp_path))
+    boxes = {names[0]: {'left_eye': [18, 28, 28, 34], 'right_eye': [36, 28, 46, 34], 'mouth': [24, 44, 40, 52]}}
+    grid, _ = comparison_grid([('LR', folders['lr']), ('Big', folders['big'])], names[:1], side=64,
+                              gt_dir=folders['gt'], component_boxes_by_stem=boxes, row_labels=False)
+    band = max(16, int(64 * 0.12))
+    tiles = [grid[band + 4:band + 68, c * 68:c * 68 + 64] for c in range(2)]
+    for color in ((0, 0, 255), (255, 160, 0)):  # eyes red, mouth blue: same pixels on both tiles
+        masks = [np.all(t == color, axis=2) for t in tiles]
+        assert masks[0].sum() > 20
+        np.testing.assert_array_equal(masks[0], masks[1])
 
 
 def test_optimised_reference_and_autocast_paths_agree(checkpoints, shared_data, tmp_path):

@@ -136,6 +136,9 @@ def test_report_table_csv_json_png(report_run):
         with open(os.path.join(out, f'bar_{name}.png'), 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert os.path.isfile(os.path.join(out, 'identity_threshold_curve.png'))
+    with open(os.path.join(out, 'report.html'), encoding='utf-8') as f:  # the page to browse, beside the tables
+        page = f.read()
+    assert page.count('data-stem=') == 3 and 'id="summary"' in page and 'bar_fid.png' in page
     timings = json.load(open(os.path.join(out, 'timings.json')))
     assert timings['Blur']['images'] == 3 and timings['Blur']['seconds']['fid'] > 0
 

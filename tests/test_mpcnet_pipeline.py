@@ -2,6 +2,7 @@
 each Table 1 ablation (tiny sizes, real faces), the plateau scheduler halving the learning rate from the
 validation reconstruction loss, and a test option run on the trained checkpoint."""
 import glob
+import hashlib
 import inspect
 import os
 import re
@@ -73,6 +74,12 @@ def test_paper_option_trains_and_the_plateau_scheduler_follows_validation(workdi
     log = open(glob.glob(str(exp / 'train_*.log'))[0]).read()
     for key in ('l_g_pix', 'l_g_percep', 'l_g_style', 'l_g_gan', 'l_d_real', 'l_d_fake'):
         assert key in log, key
+    gan_path = opt['network_g']['gan_prior_path']  # the log names each pretrained part's file and short hash
+    with open(gan_path, 'rb') as f:
+        sha = hashlib.sha256(f.read()).hexdigest()[:12]
+    assert (f'Pretrained part: frozen noise-free StyleGAN2 prior: loaded from {gan_path} (sha256 {sha}, '
+            'network_g.gan_prior_path)') in log
+    assert 'Pretrained part: frozen vggface (perceptual loss): RANDOM weights' in log
     steps = [(float(loss), float(lr)) for loss, lr in PLATEAU_LOG.findall(log)]
     # validations at iterations 1, 2 and the final one: the first sets the best, each later one halves
     assert [lr for _, lr in steps] == [2e-4, 1e-4, 5e-5]
@@ -102,6 +109,9 @@ def test_paper_option_trains_and_the_plateau_scheduler_follows_validation(workdi
     run_module('facesr_arch.test', ['-opt', write_options(test_opt, str(workdir), 'test.yml')], cwd=str(workdir))
     results = glob.glob(str(workdir / 'results' / test_opt['name'] / 'visualization' / 'CelebA-Test' / '*.png'))
     assert len(results) == 2 and cv2.imread(results[0]).shape == (32, 32, 3)
+    test_log = open(glob.glob(str(workdir / 'results' / test_opt['name'] / 'test_*.log'))[0]).read()
+    assert ('Pretrained part: frozen noise-free StyleGAN2 prior: from the trained checkpoint '
+            f"{test_opt['path']['pretrain_network_g']} (sha256 ") in test_log
 
 
 @pytest.mark.parametrize('tag', ['ablation_woGAN', 'ablation_woParsing', 'ablation_woAdaIN', 'ablation_woSFT',

@@ -120,7 +120,7 @@ def test_table_end_to_end(table, faces, shared_out, small_protocols, capsys):
         args += ['--hq', faces]
     assert reproduce.main(args) == 0
     folder = os.path.join(shared_out, f'{table.paper}_table{table.table_id}')
-    assert {'table.md', 'table.csv', 'table.json'} <= set(os.listdir(folder))
+    assert {'table.md', 'table.csv', 'table.json', 'report.html'} <= set(os.listdir(folder))
     assert os.path.isfile(os.path.join(folder, 'sweep.png')) == bool(table.sweep)
     with open(os.path.join(folder, 'table.json')) as f:
         result = json.load(f)
@@ -296,6 +296,26 @@ def test_mpcnet_table_on_numeric_ffhq_names_with_dataset(ffhq_small_dir, tmp_pat
         result = json.load(f)
     assert result['options']['dataset'] == 'ffhq'
     assert all(isinstance(v, float) for v in result['rows'][0]['measured'].values())
+
+
+def test_sweep_figure_integer_ticks_unit_and_legend_outside():
+    """MPCNet Table 4 (x4 ... x8): a tick at each factor, printed as an integer; PSNR in dB; the legend beside
+    the axes, never over the curves."""
+    from facesr_arch.reproduce.figures import sweep_figure
+    from facesr_arch.reproduce.runner import assemble
+    table = next(t for t in TABLES if t.sweep and all(isinstance(c.x, (int, float)) for c in t.columns))
+    measured = {(None, table.ours): {c.key: 20.0 + i for i, c in enumerate(table.columns)}}
+    fig = sweep_figure(table, assemble(table, measured, {}))
+    ax = fig.axes[0]
+    xs = [c.x for c in table.columns]
+    assert list(ax.get_xticks()) == xs and all(float(x).is_integer() for x in xs)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(int(x)) for x in xs]
+    assert ax.get_ylabel() == 'PSNR (dB)'
+    fig.canvas.draw()
+    legend, axes = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= axes.x1, 'legend overlaps the axes'
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f'{table.ours} (measured)' in labels and len(labels) == len(table.rows) + 1
 
 
 def test_checkpoint_measured_only_at_its_trained_scale(faces, tmp_path):

@@ -191,6 +191,14 @@ def vq_generator(img_size, nf, ch_mult, emb_dim):
     return VQCodec(blocks, fuse_index)
 
 
+def _layout(feat):
+    """The memory format of a 4-D tensor: channels_last when it is laid out so (the optimised inference path),
+    else contiguous."""
+    if feat.is_contiguous(memory_format=torch.channels_last) and not feat.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 @ARCH_REGISTRY.register()
 class FaceCodeFormer(nn.Module):
     """CodeFormer: VQGAN encoder, codebook lookup Transformer, VQGAN decoder with CFT fusion.
@@ -264,7 +272,10 @@ class FaceCodeFormer(nn.Module):
         for layer in self.ft_layers:
             tokens = layer(tokens, self.position_emb)
         logits = self.idx_pred_layer(tokens).permute(1, 0, 2)  # (b, hw, codebook_size)
-        x = self.quantize.lookup(logits.argmax(dim=2), (b, h, w_grid))
+        # the looked-up codes are a permuted (channels-last-strided) view: laid out as the encoder's features
+        # before the decoder, whose convolutions otherwise run channels_last (float32 error several times larger
+        # at 512 px than the contiguous layout CodeFormer's own code gives them)
+        x = self.quantize.lookup(logits.argmax(dim=2), (b, h, w_grid)).contiguous(memory_format=_layout(lq_feat))
         if self.adain:
             x = adaptive_instance_norm(x, lq_feat, unbiased=True)
         if torch.is_tensor(w):

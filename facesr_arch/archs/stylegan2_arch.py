@@ -531,7 +531,8 @@ class FaceStyleGAN2Generator(nn.Module):
         out_size (int): Output size, a power of two in 8..1024 (128..1024 in the papers).
         num_style_feat (int): Latent size. Default: 512.
         num_mlp (int): Layers of the mapping MLP (8 in StyleGAN2). Default: 8.
-        channel_multiplier (int): 2 = config-f (FFHQ 1024 releases), 1 = the narrower GFPGAN v1.3+ prior.
+        channel_multiplier (int): 2 = config-f (FFHQ 1024 releases; also the clean priors of GFPGAN v1.2, v1.3
+            and v1.4), 1 = the narrower prior of the original GFPGAN v1 (``GFPGANv1.pth``, arch 'original').
             Default: 2.
         narrow (float): Extra channel width ratio (GFPGAN's ``narrow``). Default: 1.
         resample_kernel (tuple[int]): 1D FIR kernel. Default: (1, 3, 3, 1).

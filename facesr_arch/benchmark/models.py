@@ -85,7 +85,7 @@ def method_options(method, config):
     Returns:
         dict: The option file's content; ``network_g`` is the inference block (pretrained-file arguments
         None), every ``weights_path`` of the loss options is None (random loss networks), as are the
-        ``pretrain_*`` paths. Baselines (no option file): ``network_g`` only.
+        ``pretrain_*`` paths, and ``random_priors`` is true. Baselines (no option file): ``network_g`` only.
     """
     if config not in CONFIGS:
         raise ValueError(f'config must be one of {CONFIGS}, got {config!r}')
@@ -104,6 +104,7 @@ def method_options(method, config):
         opt[key] = {**opt[key], **block}
     opt['path'] = {k: None for k in opt.get('path', {})}
     opt['train'] = _without_weights(opt['train'])
+    opt['random_priors'] = True  # no pretrained file: launchable with random priors (models/priors.py)
     return opt
 
 

@@ -27,6 +27,7 @@ def build_parser():
     parser.add_argument('results', nargs='+', help='result folders, one per method')
     parser.add_argument('--gt', help='ground-truth folder (files paired by stem); omit for no-reference sets')
     parser.add_argument('--names', nargs='+', help='method names (default: folder names)')
+    parser.add_argument('--lq', help="the methods' LQ inputs: the first column of report.html's gallery")
     parser.add_argument('--metrics', nargs='+', choices=list(METRICS),
                         help='metrics (default: all that apply: full-reference ones need --gt, FID a reference)')
     parser.add_argument('--out', default='results/metrics', help='output folder (default: results/metrics)')
@@ -52,7 +53,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.names and len(args.names) != len(args.results):
         parser.error(f'--names has {len(args.names)} entries for {len(args.results)} result folders')
-    for folder in args.results + ([args.gt] if args.gt else []):
+    for folder in args.results + [f for f in (args.gt, args.lq) if f]:
         if not os.path.isdir(folder):
             parser.error(f'not a folder: {folder}')
     return args
@@ -69,6 +70,7 @@ def _main(argv=None):
     check_writable(args.out, 'report folder')
     if args.torch_home:
         os.environ['TORCH_HOME'] = os.path.abspath(args.torch_home)
+    from ..metrics.html_report import write_metrics_html
     from ..metrics.report import compute_report, markdown_table, write_report
     names = args.names or [os.path.basename(os.path.normpath(folder)) for folder in args.results]
     if len(set(names)) != len(names):
@@ -80,6 +82,7 @@ def _main(argv=None):
         arcface_arch=args.arcface_arch, weights={k: v for k, v in weights.items() if v},
         fid_reference=args.fid_ref, progress=not args.no_progress)
     paths = write_report(report, timings, args.out)
+    paths.update(write_metrics_html(report, args.out, lq_dir=args.lq))
     print(markdown_table(report))
     print(f'Written: {", ".join(sorted(paths.values()))}')
     scored = [n for n in report['metrics'] if any(s.get(n) is not None for s in report['summary'].values())]

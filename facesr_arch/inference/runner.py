@@ -8,11 +8,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.image_io import ImageDecodeError, write_image_atomic
-from ..data.preprocess import bicubic_resize, prepare_face, tensor_to_image
 from ..archs.optimize import optimize_for_inference
+from ..data.image_io import ImageDecodeError, write_image_atomic
+from ..data.preprocess import prepare_face, tensor_to_image
+from .figures import labelled_pair
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
+
+# how the line printed per input side names each resizing of ``MethodSpec.interpolation``
+INTERPOLATION_NAMES = {'bicubic': 'bicubic', 'bilinear-8bit': 'bilinear (8-bit, OpenCV)'}
 
 # faces smaller than this carry too little to restore (and break the 4x-downsampling encoders)
 MIN_FACE_SIDE = 8
@@ -95,10 +99,9 @@ class FaceRestorer:
         """One line: what the method is fed for ``side`` px inputs (ValueError when they do not fit)."""
         controls = controls or self.controls
         if self.spec.describe is not None:
-            return self.spec.describe(self.net, side, controls)
-        lr_size, in_size, out_size = self.sizes(controls)
-        lr = f' -> {lr_size} px (its LR size)' if lr_size else ''
-        return f'{self.spec.name}: {side} px inputs{lr} -> bicubic to {in_size} px; output {out_size} px'
+from ..data.preprocess import prepare_face, tensor_to_image
+from ..archs.optimize import optimize_for_inference
+from .figures import labelled_pair
 
     def restore(self, faces, controls=None):
         """Restore aligned faces.
@@ -126,9 +129,9 @@ class FaceRestorer:
         with torch.no_grad(), precision:
             if self.unverified_compiled is not None:
                 self._verify_compiled(x, condition)
-            with self._compiled_scope():
-                out = self.spec.run(self.forward_net, x, condition)
-        return [tensor_to_image(o, self.spec.mean, self.spec.std) for o in out]
+from ..data.preprocess import prepare_face, tensor_to_image
+from ..archs.optimize import optimize_for_inference
+from .figures import labelled_pair
 
     def _compiled_scope(self):
         """Around every call of the compiled network (compilation happens inside it, on the first call and on
@@ -177,11 +180,6 @@ class Summary:
         lines += [f'  skipped {key}: {reason}' for key, reason in self.skipped]
         lines += [f'  no face found in {key}: written unchanged' for key in self.no_face]
         return '\n'.join(lines)
-
-
-def to_uint8(img):
-    """Float image in [0, 1] -> uint8."""
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def _progress(total, enabled):
@@ -254,8 +252,8 @@ def run_whole_images(items, restorer, detector, out_dir, batch_size=1, overwrite
 
     Writes ``restored_faces/<key>_<i>.png`` (method output), ``cropped_faces/<key>_<i>.png`` (the aligned
     crop at the face's own resolution, capped at the method's output size), ``cmp/<key>_<i>.png`` (crop |
-    restored, side by side) and, last, ``restored_imgs/<key>.png`` (the photo with the faces pasted back),
-    whose existence marks the photo as finished.
+    restored, labelled, each at least 256 px) and, last, ``restored_imgs/<key>.png`` (the photo with the faces
+    pasted back), whose existence marks the photo as finished.
 
     Args:
         items (list[InputItem]): Photos.
@@ -305,8 +303,8 @@ def run_whole_images(items, restorer, detector, out_dir, batch_size=1, overwrite
             name = f'{item.key}_{i:02d}.png'
             write_image_atomic(os.path.join(out_dir, 'cropped_faces', name), to_uint8(crop))
             write_image_atomic(os.path.join(out_dir, 'restored_faces', name), face)
-            side_by_side = np.concatenate([to_uint8(bicubic_resize(crop, face.shape[0])), face], axis=1)
-            write_image_atomic(os.path.join(out_dir, 'cmp', name), side_by_side)
+            write_image_atomic(os.path.join(out_dir, 'cmp', name),
+                               labelled_pair(to_uint8(crop), face, restorer.spec.name))
         if not crops:
             summary.no_face.append(item.key)
         write_image_atomic(final, paste_faces(photo, restored, matrices, sizes, outscale))

@@ -44,7 +44,7 @@ class MethodSpec:
         task (str): 'fsr' (super-resolution of LR faces) or 'bfr' (restoration at a fixed size).
         sizes (Callable): (net, Controls) -> (lr_size or None, in_size, out_size). ``lr_size`` is the LR
             size a method bicubic-upsamples to ``in_size`` (W-Net); None feeds any face straight to
-            ``in_size`` (bicubic).
+            ``in_size`` (resized as ``interpolation`` says).
         condition (Callable | None): (net, input side, Controls) -> float per image passed to ``run``,
             or None for methods without one.
         run (Callable): (net, batch, condition tensor or None) -> restored batch.
@@ -52,9 +52,12 @@ class MethodSpec:
             Default: 0.5 / 0.5, i.e. [-1, 1]; W-Net: 0 / 1, i.e. [0, 1].
         describe (Callable | None): (net, input side, Controls) -> one line saying what the method is fed for
             inputs of that side (printed once per side); raises ValueError for an input that does not fit.
-        interpolation (str): How a face is resized to ``in_size``: 'bicubic' (MATLAB bicubic, as the
-            training data are made) or 'bilinear' (OpenCV ``INTER_LINEAR``, what the inference scripts of
-            GFPGAN, GPEN and CodeFormer do with aligned faces). Default: 'bicubic'.
+        interpolation (str): How a face is resized to ``in_size``: 'bicubic' (MATLAB bicubic of the float
+            image, as the training data are made) or 'bilinear-8bit' (OpenCV ``INTER_LINEAR`` of the 8-bit
+            image, what the inference scripts of GFPGAN, GPEN and CodeFormer do with aligned faces; see
+            ``preprocess.bilinear_resize_8bit``). Default: 'bicubic'.
+        quantisation (str): How the output is brought to 8 bits: 'round' (BasicSR's ``tensor2img``, also
+            GFPGAN's and CodeFormer's scripts) or 'truncate' (GPEN's ``face_gan.py``). Default: 'round'.
     """
 
     name: str
@@ -66,6 +69,7 @@ class MethodSpec:
     std: tuple = (0.5, 0.5, 0.5)
     describe: Optional[Callable] = None
     interpolation: str = 'bicubic'
+    quantisation: str = 'round'
 
 
 # the smallest factor of every GCFSR training set (paper 3.5: s in {4, ..., 64}; official 512 px: {4, ..., 32})
@@ -147,8 +151,10 @@ def _fixed_size(net, controls):
     return None, net.out_size, net.out_size
 
 
-# Baselines (GFPGAN, GPEN, CodeFormer): their own inference scripts resize aligned faces to the network size with
-# OpenCV's bilinear resize, normalise to [-1, 1] and clamp the output to [-1, 1] (``tensor_to_image``)
+# Baselines (GFPGAN, GPEN, CodeFormer): as their own inference scripts, the 8-bit aligned face is resized to the
+# network size with OpenCV's bilinear resize, divided by 255 and normalised to [-1, 1]; the output is clamped to
+# [-1, 1] and brought to 8 bits rounded (GFPGAN's ``GFPGANer.enhance`` and CodeFormer's ``inference_codeformer.py``
+# through BasicSR's ``tensor2img``) or truncated (GPEN's ``FaceGAN.tensor2img``: ``astype(np.uint8)``)
 SPECS = {
     'CFGPFSSR': MethodSpec(name='CFGPFSSR', task='fsr', sizes=lambda net, controls: (None, net.in_size, net.out_size),
                            run=_run_image_only),
@@ -161,11 +167,11 @@ SPECS = {
     'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only, mean=(0.0, 0.0, 0.0),
                        std=(1.0, 1.0, 1.0)),
     'FaceGFPGAN': MethodSpec(name='FaceGFPGAN', task='bfr', sizes=_fixed_size, run=_run_image_only,
-                             interpolation='bilinear'),
+                             interpolation='bilinear-8bit'),
     'FaceGPEN': MethodSpec(name='FaceGPEN', task='bfr', sizes=_fixed_size, run=_run_image_only,
-                           interpolation='bilinear'),
+                           interpolation='bilinear-8bit', quantisation='truncate'),
     'FaceCodeFormer': MethodSpec(name='FaceCodeFormer', task='bfr', sizes=_fixed_size, condition=codeformer_fidelity,
-                                 run=_run_codeformer, interpolation='bilinear'),
+                                 run=_run_codeformer, interpolation='bilinear-8bit'),
 }
 
 

@@ -11,7 +11,8 @@ unmatched files on either side are listed) or, without GT, by the no-reference m
   unavailable metrics with their reason, the identity threshold curve (W-Net Fig. 6), weight files used,
   options and package versions. Scoring the same folders twice writes identical files.
 - ``timings.json``: seconds spent per method and metric (kept apart so ``metrics.json`` is reproducible).
-- ``bar_<metric>.png`` per metric and ``identity_threshold_curve.png``.
+- ``bar_<metric>.png`` per metric and ``identity_threshold_curve.png``; ``report.html`` (the page to browse,
+  :mod:`.html_report`) is written beside them by the commands.
 """
 import csv
 import importlib.metadata
@@ -388,24 +389,53 @@ def _write_report_files(report, timings, out_dir):
     return paths
 
 
-def bar_figure(name, methods, values):
-    """A matplotlib figure: metric ``name`` per method, the value written on each bar, the unit on the axis."""
+def bar_figure(name, methods, values, spreads=None, counts=None):
+    """A matplotlib figure: metric ``name`` per method, mean and spread written on each bar, N under it.
+
+    Args:
+        name (str): Metric.
+        methods (list[str]): Bar labels.
+        values (list[float | None]): Means (None: an empty bar labelled n/a).
+        spreads (list[float | None] | None): Standard deviation over the images per bar, drawn as an error
+            bar and written after the mean. Default: None.
+        counts (list[int] | None): Images per bar (N), written under the method name. Default: None.
+    """
     from matplotlib import pyplot as plt
     info = METRICS[name]
-    fig, ax = plt.subplots(figsize=(max(3.0, 1.0 + 0.9 * len(methods)), 3.2))
-    bars = ax.bar(methods, [0.0 if v is None else v for v in values], color='tab:blue')  # n/a: labelled empty bar
-    ax.bar_label(bars, labels=['n/a' if v is None else f'{v:.{info.decimals}f}' for v in values], fontsize=8)
+    spreads = spreads or [None] * len(methods)
+    ticks = methods if counts is None else [f'{m}\nN={n}' for m, n in zip(methods, counts)]
+    fig, ax = plt.subplots(figsize=(max(3.0, 1.0 + 0.9 * len(methods)), 3.4))
+    heights = [0.0 if v is None else v for v in values]  # n/a: labelled empty bar
+    errors = [0.0 if s is None or v is None else s for v, s in zip(values, spreads)]
+    bars = ax.bar(range(len(methods)), heights, color='tab:blue', yerr=errors if any(errors) else None,
+                  capsize=4, error_kw={'elinewidth': 1, 'ecolor': 'black'})
+    labels = ['n/a' if v is None else f'{v:.{info.decimals}f}' + ('' if s is None else f' ± {s:.{info.decimals}f}')
+              for v, s in zip(values, spreads)]
+    ax.bar_label(bars, labels=labels, fontsize=8, padding=2)
+    ax.set_xticks(range(len(methods)), ticks)
     ax.set_ylabel(f'{info.label} ({info.unit})' if info.unit else info.label)
     ax.margins(y=0.15)
-    ax.set_title(f'{info.label} ({"lower" if info.lower_better else "higher"} is better)')
+    spread = '\nmean ± SD over the images' if any(s is not None for s in spreads) else ''
+    ax.set_title(f'{info.label} ({"lower" if info.lower_better else "higher"} is better){spread}', fontsize=9)
     ax.tick_params(axis='x', labelrotation=30)
     fig.tight_layout()
     return fig
 
 
+def image_spread(report, method, name):
+    """(N, standard deviation) of ``method``'s per-image ``name`` values over the report's common images
+    (sample SD, ddof=1; None below two images), or (N, None) when the metric has no per-image values (FID)."""
+    values = report.get('per_image', {}).get(method, {}).get(name)
+    common = report.get('common_images')
+    if not values or common is None:
+        return (len(common) if common is not None else None), None
+    scored = [values[s] for s in common if s in values]
+    return len(scored), (float(np.std(scored, ddof=1)) if len(scored) > 1 else None)
+
+
 def plot_report(report, out_dir):
-    """A bar chart per metric (``bar_<metric>.png``: values on the bars, unit on the axis; metrics with no value
-    for any method are left out) and the identity threshold curve, if computed."""
+    """A bar chart per metric (``bar_<metric>.png``: mean ± standard deviation on the bars, N under them, unit on
+    the axis; metrics with no value for any method are left out) and the identity threshold curve, if computed."""
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
@@ -415,7 +445,8 @@ def plot_report(report, out_dir):
         values = [report['summary'][m].get(name) for m in methods]
         if all(v is None for v in values):
             continue
-        fig = bar_figure(name, methods, values)
+        counts, spreads = zip(*(image_spread(report, m, name) for m in methods))
+        fig = bar_figure(name, methods, values, list(spreads), None if None in counts else list(counts))
         paths[f'bar_{name}'] = os.path.join(out_dir, f'bar_{name}.png')
         fig.savefig(paths[f'bar_{name}'], dpi=100, metadata={'Software': None})
         plt.close(fig)

@@ -18,6 +18,7 @@ from ..data.batched_degradations import degrade_batch
 from ..data.degradations import degradation_scales
 from ..toolkit.checkpoints import describe, merge_network, save, write
 from ..utils.resume import capture_rng_state, restore_rng_state
+from .priors import prior_log_lines
 
 
 def with_checkpoint_network(opt):
@@ -90,12 +91,18 @@ class FaceBaseModel(SRModel):
         - Top-level option ``sync_bn`` (default true): in distributed GPU training, networks holding
           BatchNorm layers are converted to ``SyncBatchNorm``. PyTorch's SyncBatchNorm has no CPU
           implementation, so CPU (gloo) runs keep per-process BatchNorm statistics, with a warning.
+        - The log names every pretrained part (StyleGAN2 / parsing / loss networks) and the file it was loaded
+          from, with a short SHA-256, or says it has random weights (``models/priors.py``).
     """
 
     def __init__(self, opt):
         self.nonfinite_streak = 0
         self._pending_finite = []
         super().__init__(with_checkpoint_network(opt))
+        if opt.get('rank', 0) == 0:
+            logger = get_root_logger()
+            for line in prior_log_lines(opt, opt.get('is_train', False)):
+                logger.info(line)
 
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):

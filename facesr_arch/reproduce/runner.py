@@ -14,8 +14,9 @@ The command line is :mod:`facesr_arch.cli.reproduce`. For a table (:mod:`facesr_
    parameter tables count the built networks' parameters, runtime tables time the forward passes;
 4. ``OUT/<paper>_table<id>/``: ``table.md``, ``table.csv``, ``table.json`` (paper, measured and difference
    per cell; images a metric failed on are listed, e.g. NIQE on faces under 96 px),
-   ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports) and ``sweep.png`` for sweep tables;
-   built in a temporary folder beside it and renamed into place.
+   ``metrics/<protocol>/<subset>/`` (the full calculate_metrics reports, each with its ``report.html``),
+   ``report.html`` (:mod:`.report_html`: the table to browse, with each test set's gallery) and ``sweep.png``
+   for sweep tables; built in a temporary folder beside it and renamed into place.
 """
 import copy
 import csv
@@ -29,7 +30,6 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 from ..data.image_io import list_images, read_image, write_atomic, write_image_atomic
@@ -42,6 +42,8 @@ from ..inference.sources import collect_inputs
 from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
 from ..toolkit.checkpoints import NETWORK_KEY, describe
+from .figures import plot_sweep
+from .report_html import write_reproduce_html
 from .selection import paired_sets, rows_on, split_row_name
 from .tables import EXTRA_METRICS
 
@@ -422,6 +424,7 @@ def paper_method(table):
 
 def _measure_images(table, out_dir, work, build, sources, networks, scales, selection, device, batch_size, fid_ref,
                     weights, progress, log, paired=None):
+    from ..metrics.html_report import write_metrics_html
     from ..metrics.report import compute_report, write_report
     restorers = {name: FaceRestorer(build_network(block, path, key, device), get_spec(block['type']), device)
                  for name, (block, path, key) in networks.items()}
@@ -483,6 +486,8 @@ def _measure_images(table, out_dir, work, build, sources, networks, scales, sele
             report, timings = compute_report(folders, gt_dir=gt_dir, metric_names=names, device=device,
                                              fid_reference=fid_ref, weights=weights, progress=progress, **options)
             write_report(report, timings, os.path.join(work, 'metrics', protocol, subset))
+            write_metrics_html(report, os.path.join(work, 'metrics', protocol, subset), lq_dir=lq_dir,
+                               title=f'{table.name}: {protocol}/{subset}')
             for metric, reason in report['unavailable'].items():
                 unavailable.setdefault(metric, reason)
             for row, errs in report['errors'].items():
@@ -660,7 +665,7 @@ def _json_safe(value):
 
 
 def write_outputs(table, result, folder):
-    """``table.md``, ``table.csv``, ``table.json`` and, for sweeps, ``sweep.png`` into ``folder``."""
+    """``table.md``, ``table.csv``, ``table.json``, ``report.html`` and, for sweeps, ``sweep.png`` into ``folder``."""
     write_atomic(os.path.join(folder, 'table.md'), markdown(table, result).encode())
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -676,35 +681,5 @@ def write_outputs(table, result, folder):
                  json.dumps(_json_safe(copy.deepcopy(result)), indent=1, ensure_ascii=False).encode())
     if table.sweep:
         plot_sweep(table, result, os.path.join(folder, 'sweep.png'))
+    write_reproduce_html(table, result, folder, [_decimals(table, c) for c in table.columns])
 
-
-def plot_sweep(table, result, path):
-    """PSNR (or the sweep's metric) against the swept parameter: paper curves dashed, measured solid."""
-    import matplotlib
-    matplotlib.use('Agg')
-    from matplotlib import pyplot as plt
-    xs = [c.x for c in table.columns]
-    numeric = all(isinstance(x, (int, float)) for x in xs)
-    positions = xs if numeric else list(range(len(xs)))
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for i, row in enumerate(result['rows']):
-        color = f'C{i % 10}'
-        for source, style in (('paper', '--'), ('measured', '-')):
-            values = row.get(source)
-            if values is None:
-                continue
-            ys = [np.nan if values.get(c.key) is None else values[c.key] for c in table.columns]
-            label = f'{row["method"]} ({source})' if source == 'measured' or row.get('measured') else row['method']
-            ax.plot(positions, ys, style, marker='o' if source == 'measured' else '.', color=color, label=label)
-    if not numeric:
-        ax.set_xticks(positions, [str(x) for x in xs])
-    metric = table.columns[0].metric
-    ax.set_xlabel(table.sweep.get('axis', ''))
-    ax.set_ylabel(METRICS[metric].label if metric in METRICS else metric)
-    ax.set_title(f'{table.paper.upper()} Table {table.table_id}: paper (dashed) vs measured (solid)', fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=100, metadata={'Software': None})
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())

@@ -29,6 +29,7 @@ BASICSR_TRAIN_KEYS = {'total_iter', 'warmup_iter', 'scheduler', 'optim_g', 'opti
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
     'dist_params', 'find_unused_parameters', 'is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'sync_bn',
+    'random_priors',  # pretrained parts without a file keep random weights (models/priors.py)
 }
 # numbers BasicSR reads: (block path, key, smallest valid value, integer required)
 NUMBER_OPTIONS = [
