@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from ..archs.optimize import optimize_for_inference
 from ..data.image_io import ImageDecodeError, write_image_atomic
-from ..data.preprocess import prepare_face, tensor_to_image
+from ..data.preprocess import prepare_face, tensor_to_image, to_uint8
 from .figures import labelled_pair
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
@@ -99,9 +99,11 @@ class FaceRestorer:
         """One line: what the method is fed for ``side`` px inputs (ValueError when they do not fit)."""
         controls = controls or self.controls
         if self.spec.describe is not None:
-from ..data.preprocess import prepare_face, tensor_to_image
-from ..archs.optimize import optimize_for_inference
-from .figures import labelled_pair
+            return self.spec.describe(self.net, side, controls)
+        lr_size, in_size, out_size = self.sizes(controls)
+        lr = f' -> {lr_size} px (its LR size)' if lr_size else ''
+        resize = INTERPOLATION_NAMES[self.spec.interpolation]
+        return f'{self.spec.name}: {side} px inputs{lr} -> {resize} to {in_size} px; output {out_size} px'
 
     def restore(self, faces, controls=None):
         """Restore aligned faces.
@@ -129,9 +131,9 @@ from .figures import labelled_pair
         with torch.no_grad(), precision:
             if self.unverified_compiled is not None:
                 self._verify_compiled(x, condition)
-from ..data.preprocess import prepare_face, tensor_to_image
-from ..archs.optimize import optimize_for_inference
-from .figures import labelled_pair
+            with self._compiled_scope():
+                out = self.spec.run(self.forward_net, x, condition)
+        return [tensor_to_image(o, self.spec.mean, self.spec.std, self.spec.quantisation) for o in out]
 
     def _compiled_scope(self):
         """Around every call of the compiled network (compilation happens inside it, on the first call and on
