@@ -49,8 +49,8 @@ class FaceDegradedPairDataset(SkipCorruptDataset):
             the dataset gives up (``base_dataset.SkipCorruptDataset``). Default: 10.
 
     Returns (per item): 'lq' (or 'degradation') and 'gt' in [-1, 1], 'factor' (the upscaling factor s drawn, when
-    the degradation draws one; GCFSR normalises it), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the key, for
-    BasicSR's validation naming).
+    the degradation draws one; GCFSR normalises it), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the
+    key, for BasicSR's validation naming).
     """
 
     option_keys = {
