@@ -15,7 +15,7 @@ from torch.nn import functional as F
 import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.archs.gfpgan_arch import FaceGFPGAN
 from facesr_arch.inference.loading import build_network, network_config
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 from helpers import run_script
 from test_priors_convert import to_gfpgan_clean
 
@@ -512,7 +512,7 @@ def test_optimised_and_autocast_paths(tmp_path):
 
     from facesr_arch.archs.codeformer_arch import FaceCodeFormer
     from facesr_arch.archs.gpen_arch import FaceGPEN
-    from facesr_arch.inference.optimize import optimize_for_inference
+    from facesr_arch.archs.optimize import optimize_for_inference
     torch.manual_seed(7)
     noise = [torch.randn(1, 1, r, r) for r in (4, 8, 8, 16, 16, 32, 32)]
     cases = [(FaceGFPGAN(**GFPGAN_TINY), 32, {'noise': noise}), (FaceGPEN(**GPEN_TINY), 64, {}),

@@ -5,7 +5,7 @@ import torch
 import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.archs.cfgpfssr_arch import CFGPFSSR
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator
-from facesr_arch.utils.weights import MissingWeightsError
+from facesr_arch.toolkit.checkpoints import MissingWeightsError
 
 PAPER_PARSER = {'type': 'FaceParseNet', 'in_size': 512, 'min_feat_size': 32, 'with_image_head': True}
 TINY_PARSER = {'type': 'FaceParseNet', 'in_size': 64, 'min_feat_size': 32, 'base_channels': 8,

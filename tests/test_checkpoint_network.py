@@ -1,4 +1,4 @@
-"""Self-describing checkpoints (utils.weights.NETWORK_KEY) through the inference CLI: the checkpoint alone rebuilds
+"""Self-describing checkpoints (toolkit.checkpoints.NETWORK_KEY) through the inference CLI: the checkpoint alone rebuilds
 its network, its options win over an option file's, --net-opt over both (reported), and a checkpoint without a
 network block still loads with --arch/--net-opt, with one line naming the option that does not fit."""
 import os
@@ -10,8 +10,9 @@ import yaml
 import facesr_arch  # noqa: F401  (registers the architectures)
 from facesr_arch.archs.gcfsr_arch import GCFSR
 from facesr_arch.cli import inference as cli
-from facesr_arch.inference.loading import network_config, portable_network
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.inference.loading import network_config
+from facesr_arch.toolkit.checkpoints import portable_network
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 from helpers import run_script
 
 TINY = {'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32}

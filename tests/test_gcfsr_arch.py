@@ -24,7 +24,7 @@ def test_parameter_counts_at_paper_configurations():
 def test_shapes_and_latent_count():
     model = tiny()
     assert model.num_latent == 6  # levels 64, 32, 16: two codes each (eq. 2-3)
-    out = model(torch.randn(3, 3, 64, 64), torch.tensor([0.25, 0.5, 1.0]))
+    out = model(torch.randn(3, 3, 64, 64), torch.tensor([16.0, 32.0, 64.0]))
     assert out.shape == (3, 3, 64, 64)
     assert torch.isfinite(out).all()
 
@@ -34,14 +34,26 @@ def test_factor_changes_output_continuously():
     x = torch.randn(1, 3, 64, 64)
     noise = [torch.zeros(1, 1, s, s) for s in (16, 32, 32, 64, 64)]
     with torch.no_grad():
-        outs = {s: model(x, torch.tensor([s / 64]), noise=noise) for s in (4, 16, 24, 64)}
+        outs = {s: model(x, torch.tensor([float(s)]), noise=noise) for s in (4, 16, 24, 64)}
     assert not torch.allclose(outs[4], outs[64], atol=1e-4)
     # continuous control (section 3.6): an intermediate factor lands between its neighbours
     d_mid = (outs[24] - outs[16]).abs().mean()
     d_far = (outs[64] - outs[16]).abs().mean()
     assert 0 < d_mid < d_far
     # same factor, same noise: deterministic
-    assert torch.equal(model(x, torch.tensor([16 / 64]), noise=noise), outs[16])
+    assert torch.equal(model(x, torch.tensor([16.0]), noise=noise), outs[16])
+
+
+def test_factor_norm_lives_in_the_network():
+    """The network takes the raw factor s and divides it by its own ``factor_norm`` (paper 3.5): the same weights
+    with factor_norm 32 at s = 8 give what factor_norm 64 gives at s = 16 (condition 0.25 both)."""
+    model = tiny()
+    half = tiny(factor_norm=32)
+    half.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    noise = [torch.zeros(1, 1, s, s) for s in (16, 32, 32, 64, 64)]
+    with torch.no_grad():
+        torch.testing.assert_close(half(x, 8.0, noise=noise), model(x, 16.0, noise=noise))
 
 
 def test_feature_modulation_scales_are_positive_and_unit_norm():

@@ -81,13 +81,14 @@ def test_converted_file_describes_its_network_and_matches_official(case, tmp_pat
     net = build_network(block, weights, key)
     x = torch.rand(2, 3, out_size, out_size) * 2 - 1
     noise = noise_maps(reference, batch=2)
-    cond = None if blind else torch.tensor([[16 / cond_norm], [8 / cond_norm]])
+    cond = None if blind else torch.tensor([[16 / cond_norm], [8 / cond_norm]])  # the release's normalised input
+    factor = None if blind else torch.tensor([[16.0], [8.0]])  # ours: the raw s, normalised by its factor_norm
     with torch.no_grad():
         expected = reference(x, cond, noise=noise)[0]
-        diff = (net(x, cond, noise=noise) - expected).abs().max().item()
+        diff = (net(x, factor, noise=noise) - expected).abs().max().item()
         # the paper's |sigma| reading of the same weights is another network: the block must be honoured
         paper = build_network(dict(block, positive_scales=True), weights, key)
-        paper_diff = (paper(x, cond, noise=noise) - expected).abs().max().item()
+        paper_diff = (paper(x, factor, noise=noise) - expected).abs().max().item()
     print(f'\n{case}: converted vs official max abs diff {diff:.2e} (|sigma| reading: {paper_diff:.2f})')
     assert diff < TOLERANCE and paper_diff > 0.1
 

@@ -48,8 +48,10 @@ def test_train_then_auto_resume(option_file, ffhq_small_lmdb, ffhq_small_dir, wo
     for net in ('net_g', 'net_d'):
         assert (exp / 'models' / f'{net}_4.pth').is_file()
     ckpt = torch.load(exp / 'models' / 'net_g_4.pth', map_location='cpu', weights_only=True)
-    assert set(ckpt) == {'params', 'params_ema', 'network'}  # self-describing (utils.weights.NETWORK_KEY)
-    assert ckpt['network'] == opt['network_g']
+    degradation = opt['datasets']['train']['degradation']
+    scales = sorted(map(float, degradation['factors'])) if 'factors' in degradation else None  # blind: none
+    assert set(ckpt) == {'params', 'params_ema', 'network'} | ({'scales'} if scales else set())  # self-describing
+    assert ckpt['network'] == opt['network_g'] and ckpt.get('scales') == scales
     face = os.path.join(ffhq_small_dir, sorted(os.listdir(ffhq_small_dir))[0])
     proc = run_script('inference.py', ['--weights', str(exp / 'models' / 'net_g_4.pth'), '-i', face, '-o', 'restored',
                                        '--device', 'cpu', '--no-progress', '--upscale', '8'], cwd=str(workdir))
@@ -113,9 +115,9 @@ def test_torchrun_two_cpu_processes(ffhq_small_lmdb, workdir):
     assert 'world_size: 2' in log or "'world_size': 2" in log or 'world_size: 2' in proc.stdout
 
 
-def test_lazy_reg_correction_and_factor_norm_check(tmp_path):
+def test_lazy_reg_correction(tmp_path):
     """``lazy_reg_correction``: the release's optimisers (lr * k/(k+1), betas ** (k/(k+1)); G k = 4, D k = 16);
-    off by default (the paper's lr). A dataset normalising s by another divisor than the network's is refused."""
+    off by default (the paper's lr)."""
     from facesr_arch.benchmark import models as benchmark_models, training as benchmark_training
     opt = benchmark_models.method_options('GCFSR', 'tiny')
     plain = benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))
@@ -126,6 +128,3 @@ def test_lazy_reg_correction_and_factor_norm_check(tmp_path):
         group = optimizer.param_groups[0]
         assert group['lr'] == pytest.approx(2e-3 * k / (k + 1))
         assert group['betas'][0] == 0 and group['betas'][1] == pytest.approx(0.99**(k / (k + 1)))
-    opt = deep_update(opt, {'network_g': {'factor_norm': 32}})
-    with pytest.raises(ValueError, match='factor_norm is 64 but network_g.factor_norm is 32'):
-        benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))

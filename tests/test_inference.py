@@ -215,13 +215,13 @@ def test_preprocessing_is_the_datasets(shared_data):
 def test_gcfsr_condition_derivation():
     class Net:
         blind, out_size, factor_norm = False, 1024, 64.0
-    assert gcfsr_condition(Net, 64, Controls()) == pytest.approx(16 / 64)
-    assert gcfsr_condition(Net, 1024, Controls()) == pytest.approx(4 / 64)  # clipped to the trained range
-    assert gcfsr_condition(Net, 64, Controls(strength=40)) == pytest.approx(40 / 64)
-    assert gcfsr_condition(Net, 1024, Controls(upscale=32)) == pytest.approx(0.5)
+    assert gcfsr_condition(Net, 64, Controls()) == 16  # the raw factor s: the network divides it by factor_norm
+    assert gcfsr_condition(Net, 1024, Controls()) == 4  # clipped to the trained range
+    assert gcfsr_condition(Net, 64, Controls(strength=40)) == 40
+    assert gcfsr_condition(Net, 1024, Controls(upscale=32)) == 32
     Net.out_size, Net.factor_norm = 512, 32.0  # the official 512 px model: s / 32, trained up to 32x
-    assert gcfsr_condition(Net, 64, Controls()) == pytest.approx(8 / 32)
-    assert gcfsr_condition(Net, 16, Controls()) == pytest.approx(1.0)  # 32x: clipped to the trained range
+    assert gcfsr_condition(Net, 64, Controls()) == 8
+    assert gcfsr_condition(Net, 16, Controls()) == 32  # 64x: clipped to the trained range
     Net.blind = True
     assert gcfsr_condition(Net, 64, Controls()) is None
 

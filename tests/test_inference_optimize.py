@@ -1,4 +1,4 @@
-"""The optimised inference path (``facesr_arch/inference/optimize.py``) computes the trained networks' function:
+"""The optimised inference path (``facesr_arch/archs/optimize.py``) computes the trained networks' function:
 every method's tiny network (BatchNorm statistics and noise strengths made non-trivial) gives the same fp32
 output within 1e-4 before and after; the inference script and the test pipeline run it by default."""
 import copy
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from facesr_arch.archs.stylegan2_arch import NoiseInjection
-from facesr_arch.inference.optimize import (bake_parametrizations, fold_batch_norms, fold_weight_scales,
+from facesr_arch.archs.optimize import (bake_parametrizations, fold_batch_norms, fold_weight_scales,
                                            optimize_for_inference)
 from facesr_arch.benchmark import models as benchmark_models
 

@@ -9,7 +9,7 @@ import torch
 import facesr_arch  # noqa: F401  (registers the architectures)
 from facesr_arch.archs.gcfsr_arch import GCFSR
 from facesr_arch.cli import inference as cli
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 
 TINY = {'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32}
 

@@ -10,7 +10,7 @@ import torch
 import facesr_arch  # noqa: F401  (before basicsr)
 from basicsr.metrics import calculate_metric, calculate_psnr, calculate_ssim
 from facesr_arch.metrics.catalog import build_metric
-from facesr_arch.utils.weights import MissingWeightsError
+from facesr_arch.toolkit.checkpoints import MissingWeightsError
 
 # pyiqa's ResultsCalibra/calibration_summary.csv (official implementations) and the tolerances of pyiqa's
 # tests/test_metric_general.py: (atol, rtol) = (1e-2, 1e-2), NIQE (1e-2, 6e-2).

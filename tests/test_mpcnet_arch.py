@@ -10,7 +10,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from facesr_arch.archs.mpcnet_arch import APFFBlock, MPCNet, MPCNetDiscriminator, apff_fusion
 from facesr_arch.archs.parsing_arch import FaceParseNet
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator
-from facesr_arch.utils.weights import MissingWeightsError
+from facesr_arch.toolkit.checkpoints import MissingWeightsError
 
 TINY_PARSER = dict(base_channels=4, channel_range=(4, 8), num_res_blocks=1)
 TINY = dict(num_style_feat=16, narrow=1 / 32, gan_num_mlp=2, num_latent_mlp=2, num_rcab=1, parser_opt=TINY_PARSER)

@@ -21,7 +21,7 @@ from facesr_arch.cli import reproduce
 from facesr_arch.inference import register_method
 from facesr_arch.inference.loading import network_config
 from facesr_arch.inference.own_method import import_method_file
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 
 
 # the user's file: a x4 super-resolution network fed [0, 1] faces of 32 px and the factor divided by 8

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Discriminator, FaceStyleGAN2Generator, ModulatedConv2d
 from facesr_arch.archs.vgg_arch import FaceVGGFeatureExtractor
-from facesr_arch.utils.weights import load_state_dict
+from facesr_arch.toolkit.checkpoints import read_state_dict
 from helpers import run_script
 from facesr_arch.archs.converters import CONVERTERS, convert_file
 
@@ -64,7 +64,7 @@ def test_stylegan2_generators(tmp_path, source, make, key):
     torch.save({key: make(reference.state_dict()), 'other': {}}, src)
     run_script('convert_weights.py', [source, str(src), str(dst)], cwd=tmp_path)
     loaded = tiny_generator()
-    loaded.load_state_dict(load_state_dict(str(dst), 'test', ''), strict=True)
+    loaded.load_state_dict(read_state_dict(str(dst), 'test', ''), strict=True)
     assert torch.equal(outputs(loaded), outputs(reference))
 
 
@@ -149,7 +149,7 @@ def test_stylegan2_gfpgan_clean(tmp_path):
     run_script('convert_weights.py', ['stylegan2_gfpgan_clean', str(tmp_path / 'GFPGANv1.4.pth'),
                                       str(tmp_path / 'ours.pth')], cwd=tmp_path)
     loaded = FaceStyleGAN2Generator(32, num_style_feat=16, num_mlp=2, narrow=1 / 32, resample='bilinear').eval()
-    loaded.load_state_dict(load_state_dict(str(tmp_path / 'ours.pth'), 'test', ''), strict=True)
+    loaded.load_state_dict(read_state_dict(str(tmp_path / 'ours.pth'), 'test', ''), strict=True)
     torch.manual_seed(1)
     noise = [torch.randn(1, 1, r, r) for r in (4, 8, 8, 16, 16, 32, 32)]
     # batch 2 runs the modulated-activations formulation everywhere, batch 1 the grouped one at 16 and 32 px

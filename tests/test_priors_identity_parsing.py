@@ -7,7 +7,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from facesr_arch.archs.arcface_arch import FaceArcFace, rgb_to_gray
 from facesr_arch.archs.parsing_arch import FaceBiSeNet, FaceParseNet, build_face_parser
 from facesr_arch.archs.vgg_arch import FaceVGGFeatureExtractor
-from facesr_arch.utils.weights import MissingWeightsError
+from facesr_arch.toolkit.checkpoints import MissingWeightsError
 
 
 def num_params(net):

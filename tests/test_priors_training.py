@@ -46,7 +46,7 @@ def test_stylegan2_option_trains(option_file, ffhq_small_lmdb, workdir):
     exp = workdir / 'experiments' / name
     assert sorted(os.listdir(exp / 'training_states')) == ['2.state', '4.state']
     ckpt = torch.load(exp / 'models' / 'net_g_4.pth', map_location='cpu', weights_only=True)
-    assert set(ckpt) == {'params', 'params_ema', 'network'}  # self-describing (utils.weights.NETWORK_KEY)
+    assert set(ckpt) == {'params', 'params_ema', 'network'}  # self-describing (toolkit.checkpoints; no scales: no degradation)
     assert ckpt['network'] == {**opt['network_g']}
     assert torch.load(exp / 'models' / 'net_d_4.pth', weights_only=True)['network'] == opt['network_d']
     assert sorted(os.listdir(exp / 'visualization')) == ['sample_000', 'sample_001']

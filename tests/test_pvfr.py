@@ -154,7 +154,7 @@ def test_wrong_or_missing_prior_file_fails_clearly(tmp_path):
     torch.save({'params': FaceStyleGAN2Generator(32, 16, 8, narrow=NARROW).state_dict()}, path)  # random noise
     with pytest.raises(ValueError, match='concatenated noise'):
         PVFR(**{**TINY_G, 'out_size': 32}, prior_path=path)
-    from facesr_arch.utils.weights import MissingWeightsError
+    from facesr_arch.toolkit.checkpoints import MissingWeightsError
     with pytest.raises(MissingWeightsError, match='convert_weights'):
         PVFR(**{**TINY_G, 'out_size': 32}, prior_path=str(tmp_path / 'missing.pth'))
 

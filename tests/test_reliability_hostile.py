@@ -13,11 +13,11 @@ from PIL import Image
 
 import facesr_arch  # noqa: F401
 from facesr_arch.data.face_degraded_dataset import FaceDegradedPairDataset
-from facesr_arch.data.image_io import ImageDecodeError, decode_image, read_image
+from facesr_arch.toolkit.inputs import ImageDecodeError, decode_image, read_image
 from facesr_arch.data.paired_dataset import FaceSingleImageDataset
 from facesr_arch.utils.options import OptionError, validate_options
 from facesr_arch.utils.resume import load_resume_state
-from facesr_arch.utils.weights import load_state_dict
+from facesr_arch.toolkit.checkpoints import read_state_dict
 from helpers import deep_update, load_options, run_script
 
 GCFSR_TRAIN = 'options/train/GCFSR/train_GCFSR_x4-64_FFHQ1024.yml'
@@ -198,7 +198,7 @@ def test_malicious_pickle_checkpoint_is_refused(tmp_path):
     path, marker = tmp_path / 'evil.pth', tmp_path / 'pwned'
     _malicious(path, marker)
     with pytest.raises(ValueError, match='holds pickled Python objects .code.* refused and not loaded') as err:
-        load_state_dict(str(path), 'a test network', 'make one')
+        read_state_dict(str(path), 'a test network', 'make one')
     assert 'weights_only' not in str(err.value)
     assert not marker.exists()
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY, SCALES_KEY
 
 from helpers import REPO, deep_update, load_options, write_options
 from test_mpcnet_pipeline import tiny_options as tiny_mpcnet_options
@@ -100,7 +100,7 @@ def test_nonfinite_losses_skip_every_update_then_stop(method, workdir, request):
         good = torch.load(models / f'{net}_1.pth', map_location='cpu', weights_only=True)
         during = torch.load(models / f'{net}_2.pth', map_location='cpu', weights_only=True)  # saved in the streak
         assert good.keys() == during.keys()
-        for key in good.keys() - {NETWORK_KEY}:  # the network block (options) beside the weights
+        for key in good.keys() - {NETWORK_KEY, SCALES_KEY}:  # the description (options, scales) beside the weights
             for name, tensor in good[key].items():
                 assert torch.isfinite(tensor).all(), f'{net}/{key}/{name}'
                 assert torch.equal(tensor, during[key][name]), f'{net}/{key}/{name} changed during the streak'

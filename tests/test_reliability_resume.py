@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY, SCALES_KEY
 from helpers import REPO, deep_update, load_options, run_module, tiny_training, write_options
 from test_gcfsr_pipeline import shrink
 
@@ -35,8 +35,9 @@ def _final_weights(exp):
 
 def _assert_identical(a, b):
     for net in a:
-        assert a[net].get(NETWORK_KEY) == b[net].get(NETWORK_KEY), f'{net}: network blocks differ'
-        for key in a[net].keys() - {NETWORK_KEY}:
+        for described in (NETWORK_KEY, SCALES_KEY):
+            assert a[net].get(described) == b[net].get(described), f'{net}: {described} differ'
+        for key in a[net].keys() - {NETWORK_KEY, SCALES_KEY}:
             for name, tensor in a[net][key].items():
                 assert torch.equal(tensor, b[net][key][name]), f'{net}/{key}/{name} differs'
 

@@ -15,7 +15,8 @@ from helpers import REPO
 from facesr_arch.data.testset_protocols import PROTOCOLS
 from facesr_arch.reproduce.tables import all_tables, load_paper
 from facesr_arch.benchmark.models import method_options
-from facesr_arch.utils.weights import NETWORK_KEY
+from facesr_arch.reproduce.runner import subset_scale
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY, SCALES_KEY
 from facesr_arch.cli import reproduce
 
 TABLES = all_tables()
@@ -23,8 +24,14 @@ TABLES = all_tables()
 SMALL = 256
 
 
-def tiny_checkpoint(folder, method, size, **options):
-    """A random tiny network of ``method`` producing ``size`` px faces, saved with its description."""
+def table_scales(table):
+    """The upscaling factors of the table's test sets (a tiny checkpoint claims them all)."""
+    return sorted({s for p, sub in table.measured_on if (s := subset_scale(PROTOCOLS[p], sub))})
+
+
+def tiny_checkpoint(folder, method, size, scales=(), **options):
+    """A random tiny network of ``method`` producing ``size`` px faces, saved with its description and the
+    upscaling factors it claims to be trained for."""
     from basicsr.utils.registry import ARCH_REGISTRY
     block = method_options(method, 'tiny')['network_g']
     if method == 'CFGPFSSR':
@@ -35,8 +42,10 @@ def tiny_checkpoint(folder, method, size, **options):
     kwargs = dict(block)
     torch.manual_seed(0)
     net = ARCH_REGISTRY.get(kwargs.pop('type'))(**kwargs)
-    path = os.path.join(folder, f'{method}_{size}_{"_".join(map(str, options.values()))}.pth')
-    torch.save({NETWORK_KEY: block, 'params': net.state_dict()}, path)
+    path = os.path.join(folder, f'{method}_{size}_{"_".join(map(str, options.values()))}_'
+                              f'{"_".join(f"{s:g}" for s in scales)}.pth')
+    torch.save({NETWORK_KEY: block, 'params': net.state_dict(), **({SCALES_KEY: list(scales)} if scales else {})},
+               path)
     return path
 
 
@@ -102,7 +111,7 @@ def test_help_does_not_import_torch():
 def test_table_end_to_end(table, faces, shared_out, small_protocols, capsys):
     method = load_paper(table.paper)[0]['method']
     options = {'blind': True} if table.protocol == 'gcfsr_blind_celeba_test' else {}
-    ckpt = tiny_checkpoint(shared_out, method, min(table.resolution, SMALL), **options)
+    ckpt = tiny_checkpoint(shared_out, method, min(table.resolution, SMALL), table_scales(table), **options)
     # a parameter table measures the paper configuration as its own row; the checkpoint is an extra row
     name = 'tiny' if table.kind == 'parameters' else table.ours
     args = ['--paper', table.paper, '--table', table.table_id, '--out', shared_out, '--device', 'cpu',
@@ -181,7 +190,8 @@ def test_testset_cache_reused_until_inputs_change(ffhq_small_dir, tmp_path):
 
 
 def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):
-    """A bare checkpoint (params only) runs with --checkpoint-opt; without it the error says what to pass."""
+    """A bare checkpoint (params only) runs with --checkpoint-opt and --checkpoint-scale; without them the error
+    says what to pass."""
     import yaml
     described = torch.load(tiny_checkpoint(str(tmp_path), 'WNet', 128), weights_only=True)
     bare = str(tmp_path / 'bare.pth')
@@ -192,7 +202,12 @@ def test_checkpoint_with_option_file(ffhq_small_dir, tmp_path, capsys):
             ffhq_small_dir, '--max-images', '1', '--checkpoint', f'Exp.H={bare}']
     assert reproduce.main(args) == 2
     assert 'give its option file with --checkpoint-opt Exp.H=OPTION_FILE.yml' in capsys.readouterr().err
-    assert reproduce.main(args + ['--checkpoint-opt', f'Exp.H={opt}']) == 0
+    args += ['--checkpoint-opt', f'Exp.H={opt}']
+    assert reproduce.main(args) == 2
+    assert 'does not record the upscaling factor it was trained for' in capsys.readouterr().err
+    assert reproduce.main(args + ['--checkpoint-scale', 'Exp.H=x4']) == 2
+    assert "--checkpoint-scale Exp.H: 'x4' is not an upscaling factor" in capsys.readouterr().err
+    assert reproduce.main(args + ['--checkpoint-scale', 'Exp.H=4']) == 0
     with open(tmp_path / 'out' / 'wnet_table3' / 'table.json') as f:
         row = next(r for r in json.load(f)['rows'] if r['method'] == 'Exp.H')
     assert isinstance(row['measured']['psnr'], float) and row['difference']['psnr'] == pytest.approx(
@@ -206,7 +221,7 @@ def test_wnet_mode2_rows_measured_on_their_own_set(faces, tmp_path):
     from facesr_arch.data.testset_keys import protocol_keys
     assert len(protocol_keys('wnet_celeba_mode2')) == PROTOCOLS['wnet_celeba_mode2']['num_images'] == 100
     assert not set(protocol_keys('wnet_celeba_mode2')) & set(protocol_keys('wnet_celeba_mode1'))
-    ckpt = tiny_checkpoint(str(tmp_path), 'WNet', 128)
+    ckpt = tiny_checkpoint(str(tmp_path), 'WNet', 128, scales=(4, 8))
     out = str(tmp_path / 'out')
     args = ['--paper', 'wnet', '--table', '1', '--out', out, '--device', 'cpu', '--hq', faces, '--max-images', '1',
             '--checkpoint', f'mode2:W-Net={ckpt}', '--checkpoint', f'Training Mode II:MRRNet[47]={ckpt}',
@@ -302,3 +317,26 @@ def test_sweep_figure_integer_ticks_unit_and_legend_outside():
     assert legend.x0 >= axes.x1, 'legend overlaps the axes'
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f'{table.ours} (measured)' in labels and len(labels) == len(table.rows) + 1
+
+
+def test_checkpoint_measured_only_at_its_trained_scale(faces, tmp_path):
+    """An x4 W-Net checkpoint fills the x4 columns of W-Net Table 1 and leaves its x8 columns empty, saying why;
+    a --checkpoint-scale that contradicts the recorded factor is refused."""
+    from facesr_arch.reproduce.runner import ReproduceError, measure
+    from facesr_arch.reproduce.tables import load_table
+    from facesr_arch.data.testset_build import make_testset
+    x4 = tiny_checkpoint(str(tmp_path), 'WNet', 128, scales=(4, ))
+    table = load_table('wnet', '1')
+    with pytest.raises(ReproduceError, match='contradicts .* which records x4: drop --checkpoint-scale'):
+        measure(table, str(tmp_path / 'out'), make_testset, hq=[faces], checkpoints={'W-Net': x4},
+                checkpoint_scales_given={'W-Net': '8'}, device='cpu', max_images=1, log=lambda *a: None)
+    lines = []
+    result = measure(table, str(tmp_path / 'out'), make_testset, hq=[faces], checkpoints={'W-Net': x4},
+                     device='cpu', max_images=1, log=lines.append)
+    row = next(r for r in result['rows'] if r.get('measured_as') == 'W-Net')
+    for col in table.columns:
+        if col.metric not in result['unavailable']:
+            assert (row['measured'][col.key] is None) == ('x8' in col.key), col.key
+    assert result['options']['checkpoint_scales'] == {'W-Net': [4.0]}
+    assert sum('not measured' in line and 'trained for x4' in line for line in lines) == 2
+    assert len(result['errors']['W-Net']) == 2

@@ -5,7 +5,7 @@ import stat
 import numpy as np
 import pytest
 
-from facesr_arch.data.image_io import write_image_atomic
+from facesr_arch.toolkit.outputs import write_image_atomic
 from facesr_arch.data.lmdb_build import create_lmdb
 
 

@@ -14,7 +14,7 @@ from helpers import REPO
 
 import facesr_arch  # noqa: F401  (before basicsr)
 from facesr_arch.inference.whole_image import default_detector_path, require_detector
-from facesr_arch.utils.weights import NETWORK_KEY, MissingWeightsError
+from facesr_arch.toolkit.checkpoints import NETWORK_KEY, MissingWeightsError
 
 TINY_GCFSR = {'type': 'GCFSR', 'out_size': 32, 'narrow': 1 / 32, 'num_style_feat': 16}
 

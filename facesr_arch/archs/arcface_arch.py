@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 
 WEIGHT_SOURCES = {
     'resnet18': 'GFPGAN identity-loss ArcFace arcface_resnet18.pth (https://github.com/TencentARC/GFPGAN/releases/'
@@ -140,7 +140,7 @@ class FaceArcFace(nn.Module):
             from facexlib.recognition.arcface_arch import Backbone
             self.net = Backbone(num_layers=50, drop_ratio=0.6, mode='ir_se')
         if weights_path is not None:
-            state = load_state_dict(weights_path, f'ArcFace {arch}', WEIGHT_SOURCES[arch])
+            state = read_state_dict(weights_path, f'ArcFace {arch}', WEIGHT_SOURCES[arch])
             self.net.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()}, strict=True)
         self.requires_grad_(requires_grad)
         self.eval()

@@ -41,7 +41,7 @@ from basicsr.archs.rrdbnet_arch import RRDB
 from basicsr.archs.arch_util import make_layer
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 from .modules import SFTLayer
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
 
@@ -144,6 +144,9 @@ class CFGPFSSR(nn.Module):
             pixel shuffle; a separate output conv). See the module docstring for the evidence. Default: 'glean'.
     """
 
+    # options naming files loaded at construction; a trained checkpoint holds those weights (toolkit.checkpoints)
+    pretrained_file_options = (('prior_path', ), ('parser_opt', 'weights_path'))
+
     def __init__(self, out_size=1024, in_size=64, num_style_feat=512, channel_multiplier=2, narrow=1.0,
                  num_rrdb_feat=64, num_rrdb_block=23, num_rrdb_grow=32, prior_path=None, prior_num_mlp=8,
                  parser_opt=None, num_parsing_classes=19, use_encoder_features=True,
@@ -237,7 +240,7 @@ class CFGPFSSR(nn.Module):
 
     def load_prior(self, path):
         """Load the face StyleGAN2 weights; keys of blocks above ``prior_size`` (a 1024 px prior) are dropped."""
-        state = load_state_dict(path, 'CFGPFSSR GAN Prior Bank (face StyleGAN2)', PRIOR_SOURCE)
+        state = read_state_dict(path, 'CFGPFSSR GAN Prior Bank (face StyleGAN2)', PRIOR_SOURCE)
         own = self.prior.state_dict()
         missing = sorted(k for k in own if k not in state)
         if missing:

@@ -9,10 +9,8 @@ import math
 import os
 import re
 
-import torch
-
-from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
-from ..utils.weights import NETWORK_KEY, safe_load
+from ..toolkit.checkpoints import read_state_dict, write
+from ..toolkit.errors import BadInputError, UnknownNameError
 from .gcfsr_arch import GCFSR
 from .vgg_arch import vgg_layer_names
 
@@ -328,39 +326,45 @@ CONVERTERS = {fn.__name__: fn for fn in (stylegan2_rosinality, stylegan2_rosinal
 CONVERTERS['gpen_d'] = stylegan2_rosinality_d
 DEFAULT_KEYS = {'stylegan2_rosinality': 'g_ema', 'stylegan2_rosinality_d': 'd'}
 # source -> fn(converted state) -> network block {'type': registry name, **constructor options}, written under
-# the checkpoint's NETWORK_KEY so that inference rebuilds the right network from the file alone
+# the checkpoint's network entry so that inference rebuilds the right network from the file alone
 NETWORKS = {'gcfsr': gcfsr_network, 'gfpgan': gfpgan_network, 'gpen': gpen_network, 'codeformer': codeformer_network}
+
+
+# where each source's public file is published (the full list: weights/README.md)
+RELEASES = {
+    'stylegan2_rosinality': 'rosinality/stylegan2-pytorch (README: stylegan2-ffhq-config-f.pt)',
+    'stylegan2_rosinality_d': 'rosinality/stylegan2-pytorch (README: stylegan2-ffhq-config-f.pt)',
+    'stylegan2_basicsr': 'TencentARC/GFPGAN v0.1.0 release (StyleGAN2_512_Cmul1_FFHQ_B12G4_scratch_800k.pth)',
+    'stylegan2_basicsr_d': 'XPixelGroup/BasicSR model zoo (StyleGAN2 discriminators)',
+    'stylegan2_gfpgan_clean': 'TencentARC/GFPGAN v1.3.0 / v1.3.4 releases (GFPGANv1.3.pth / GFPGANv1.4.pth)',
+    'gfpgan': 'TencentARC/GFPGAN v1.3.0 / v1.3.4 releases (GFPGANv1.3.pth / GFPGANv1.4.pth)',
+    'gpen': 'yangxy/GPEN README, model zoo (GPEN-BFR-512.pth, GPEN-BFR-256.pth)',
+    'gpen_g': 'yangxy/GPEN README, model zoo (GPEN-BFR-512.pth)',
+    'gpen_d': 'yangxy/GPEN README, model zoo (GPEN-BFR-512-D.pth)',
+    'codeformer': 'sczhou/CodeFormer v0.1.0 release (codeformer.pth)',
+    'gcfsr': 'hejingwenhejingwen/GCFSR README (the 1024 px and blind 512 px models)',
+    'arcface_resnet18': 'TencentARC/GFPGAN v0.1.0 release (arcface_resnet18.pth)',
+    'facexlib': 'xinntao/facexlib v0.1.0 / v0.2.0 / v0.2.2 releases',
+    'torchvision_vgg': 'torchvision (VGG16_Weights / VGG19_Weights.IMAGENET1K_V1: vgg16-397923af.pth, '
+                       'vgg19-dcbb9e9d.pth)',
+    'vggface': 'VGGFace PyTorch port by S. Albanie (robots.ox.ac.uk/~albanie/pytorch-models.html: vgg_face_dag.pth)',
+}
 
 
 def convert_file(source, src, dst, key=None):
     """Read ``src`` (weights_only), convert with ``CONVERTERS[source]``, write ``{'params': state}`` to ``dst``.
 
-    Sources with an entry in ``NETWORKS`` also store the network block they load into under ``NETWORK_KEY``.
+    Sources with an entry in ``NETWORKS`` also store the network block they load into. Reading and writing go
+    through ``toolkit.checkpoints``: a bad or missing file is one line (a missing release names where it is
+    published), and the output is written atomically.
     """
     if source not in CONVERTERS:
         raise BadInputError(f'unknown source {source!r}; choose from {sorted(CONVERTERS)}')
-    if not os.path.isfile(src):
-        raise MissingInputError(f'{src}: no such file; the public releases, where they are published and where to '
-                                'put them are listed in weights/README.md')
     if os.path.realpath(src) == os.path.realpath(dst):
         raise BadInputError('refusing to overwrite the source checkpoint; give another output path')
-    ckpt = safe_load(src, f'{source} release')
-    key = key or DEFAULT_KEYS.get(source)
-    if key is not None:
-        if key not in ckpt:
-            raise UnknownNameError(f'{src} has no {key!r} entry (it has {sorted(ckpt)[:10]})')
-        ckpt = ckpt[key]
-    else:
-        for candidate in ('params_ema', 'params', 'state_dict'):
-            if isinstance(ckpt.get(candidate), dict):
-                ckpt = ckpt[candidate]
-                break
-    state = CONVERTERS[source](ckpt)
-    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    ckpt = {'params': state}
-    if source in NETWORKS:
-        ckpt[NETWORK_KEY] = NETWORKS[source](state)
-    tmp = f'{dst}.tmp'
-    torch.save(ckpt, tmp)
-    os.replace(tmp, dst)
+    how_to_get = (f'The {source} release is published at {RELEASES[source]}: download it (e.g. into weights/), '
+                  'then convert it; weights/README.md lists every public file and where it goes.')
+    state = CONVERTERS[source](read_state_dict(src, f'the {source} release', how_to_get,
+                                               param_key=key or DEFAULT_KEYS.get(source)))
+    write(dst, state, network=NETWORKS[source](state) if source in NETWORKS else None)
     return state

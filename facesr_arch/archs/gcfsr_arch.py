@@ -66,17 +66,18 @@ class GCFSR(nn.Module):
         blind (bool): Blind face restoration variant (section 4, "Effectiveness on BFR"): the factor is
             fixed to ``blind_factor`` and the forward pass takes only the image. Its latent head is twice as
             wide, as in the official blind release. Default: False.
-        blind_factor (float): The constant (normalised) condition of the blind variant. Default: 1.
+        blind_factor (float): The constant condition of the blind variant, as fed to the modulation layers
+            (already normalised). Default: 1.
         positive_scales (bool): Take |sigma| before the normalisation of eq. 4. True is the paper's equation,
             the default for training from scratch (section 3.4 asks the scaling vectors "to be positive"); the
             official release omits the absolute value, so its checkpoints need False:
             ``scripts/convert_weights.py gcfsr`` stores ``positive_scales: false`` in the converted file's
             network block, which every loading path uses. Default: True.
-        factor_norm (float): The divisor that turned the upscaling factor s into the condition s /
-            ``factor_norm`` in training (section 3.5 normalises s to [0, 1]): 64 for the 1024 px model (s up to
-            64), 32 for the official 512 px release (s up to 32). The network only sees the normalised value;
-            the option travels with the network so that datasets, inference and the modulation sweep
-            normalise as the model was trained. Default: 64.
+        factor_norm (float): The divisor of the upscaling factor: the network is called with s and feeds the
+            condition s / ``factor_norm`` to its modulation layers (section 3.5 normalises s to [0, 1]): 64 for
+            the 1024 px model (s up to 64), 32 for the official 512 px release (s up to 32). It is the one place
+            this value lives: datasets yield the raw s, inference passes the raw s, and the value travels with
+            the network in its checkpoint. Default: 64.
         style_modulation (bool): Estimate W+ from the encoder (eq. 2). False is the "without style
             modulation" ablation of Figure 7: one learned constant code per layer. Default: True.
         use_noise (bool): Per-pixel noise injection in the style convs (StyleGAN2). Default: True.
@@ -149,8 +150,8 @@ class GCFSR(nn.Module):
 
         Args:
             x (Tensor): LR face bicubic-upsampled to ``out_size``, (b, 3, out_size, out_size), in [-1, 1].
-            factor (Tensor | float | None): Conditional upscaling factor normalised to [0, 1] (s /
-                ``factor_norm``, section 3.5), shape (b,), (b, 1) or scalar. Values between the training factors
+            factor (Tensor | float | None): Conditional upscaling factor s (e.g. 16 for 16x), shape (b,), (b, 1)
+                or scalar; the condition is s / ``factor_norm`` (section 3.5). Values between the training factors
                 give the continuous control of section 3.6. Ignored (may be None) by the blind variant.
             noise (list[Tensor] | None): Noise per style conv (bottom-up); None draws fresh noise.
 
@@ -163,9 +164,11 @@ class GCFSR(nn.Module):
                              f'to the output size), got {tuple(x.shape[-2:])}')
         if self.blind or factor is None:
             if not self.blind:
-                raise ValueError(f'GCFSR needs the conditional upscaling factor (normalised s / {self.factor_norm:g})')
-            factor = self.blind_factor
-        factor = torch.as_tensor(factor, dtype=x.dtype, device=x.device).reshape(-1, 1).expand(b, 1)
+                raise ValueError(f'GCFSR needs the conditional upscaling factor s (fed as s / {self.factor_norm:g})')
+            condition = torch.as_tensor(self.blind_factor, dtype=x.dtype, device=x.device)
+        else:
+            condition = torch.as_tensor(factor, dtype=x.dtype, device=x.device) / self.factor_norm
+        factor = condition.reshape(-1, 1).expand(b, 1)
 
         feat = self.conv_body_first(x)
         encoder_feats = [feat]

@@ -19,7 +19,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 from .modules import RCAB, SFTLayer, adaptive_instance_norm
 from .parsing_arch import FaceParseNet
 from .stylegan2_arch import FaceStyleGAN2Generator, stylegan2_channels
@@ -253,6 +253,9 @@ class MPCNet(nn.Module):
         use_spectral_norm (bool): Spectral normalisation on the trained convolutions. Default: True.
     """
 
+    # options naming files loaded at construction; a trained checkpoint holds those weights (toolkit.checkpoints)
+    pretrained_file_options = (('gan_prior_path', ), ('parsing_prior_path', ))
+
     def __init__(self, out_size=512, num_style_feat=512, channel_multiplier=1, narrow=0.5, gan_num_mlp=8,
                  num_group_blocks=2, num_latent_mlp=4, num_rcab=2, softmax_axis='source', use_gan_prior=True,
                  use_parsing_prior=True, use_adain=True, use_sft=True, parser_opt=None, gan_prior_path=None,
@@ -298,7 +301,7 @@ class MPCNet(nn.Module):
             parser = FaceParseNet(**parser_opt)
             if parsing_prior_path is not None:
                 parser.load_state_dict(
-                    load_state_dict(parsing_prior_path, f'MPCNet parsing prior (FaceParseNet, {out_size} px)',
+                    read_state_dict(parsing_prior_path, f'MPCNet parsing prior (FaceParseNet, {out_size} px)',
                                     PARSER_SOURCE))
             # widths of its up-sampling blocks (facexlib ResidualBlock: conv2 gives the block output), 8 .. out_size
             parse_channels = {res: block.conv2.conv2d.out_channels
@@ -328,7 +331,7 @@ class MPCNet(nn.Module):
                                                     noise_mode='none')  # no noise inputs (3.2.2)
             if gan_prior_path is not None:
                 what = f'MPCNet StyleGAN2 prior (FaceStyleGAN2Generator, {out_size} px)'
-                state = load_state_dict(gan_prior_path, what, GAN_PRIOR_SOURCE)
+                state = read_state_dict(gan_prior_path, what, GAN_PRIOR_SOURCE)
                 noise_keys = [k for k in state if k.endswith('.noise.weight')]
                 if noise_keys and not drop_prior_noise:
                     raise ValueError(f'{gan_prior_path} is a StyleGAN2 prior trained with noise inputs ({noise_keys[0]}); '

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 
 from ..utils.face_parsing import NUM_CLASSES
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 
 WEIGHT_SOURCES = {
     'parsenet': "facexlib parsing_parsenet.pth (https://github.com/xinntao/facexlib/releases/download/v0.2.2/"
@@ -88,7 +88,7 @@ class FaceParseNet(nn.Module):
         self.out_img_conv = ConvLayer(clip(channels), 3) if with_image_head else None
         self.out_mask_conv = ConvLayer(clip(channels), num_classes)
         if weights_path is not None:
-            self.load_state_dict(load_state_dict(weights_path, 'face parsing network (FaceParseNet)',
+            self.load_state_dict(read_state_dict(weights_path, 'face parsing network (FaceParseNet)',
                                                  WEIGHT_SOURCES['parsenet']), strict=True)
 
     def forward(self, x):
@@ -117,7 +117,7 @@ class FaceBiSeNet(nn.Module):
 
         self.net = BiSeNet(num_class=num_classes)
         if weights_path is not None:
-            self.net.load_state_dict(load_state_dict(weights_path, 'face parsing network (BiSeNet)',
+            self.net.load_state_dict(read_state_dict(weights_path, 'face parsing network (BiSeNet)',
                                                      WEIGHT_SOURCES['bisenet']), strict=True)
         self.in_size = in_size
         self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)

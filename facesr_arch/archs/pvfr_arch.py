@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 from .stylegan2_arch import ConvLayer, EqualConv2d, EqualLinear, FaceStyleGAN2Generator
 
 PRIOR_SOURCE = ('Convert the public GPEN-BFR-512 generator (PVFR section 4.2 fine-tunes the StyleGAN2 retrained by '
@@ -152,6 +152,9 @@ class PVFR(nn.Module):
             loading a whole PVFR checkpoint afterwards (testing, resuming). Default: None.
     """
 
+    # options naming files loaded at construction; a trained checkpoint holds those weights (toolkit.checkpoints)
+    pretrained_file_options = (('prior_path', ), )
+
     def __init__(self, out_size=512, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1.0,
                  resample_kernel=(1, 3, 3, 1), encoder_mmrb_per_scale=1, decoder_mmrb_per_scale=0,
                  finetune_prior=True, prior_path=None):
@@ -174,7 +177,7 @@ class PVFR(nn.Module):
 
     def load_prior(self, path):
         """Load the StyleGAN2 prior (``FaceStyleGAN2Generator`` layout, concatenated noise branches)."""
-        state = load_state_dict(path, 'PVFR StyleGAN2 prior (GPEN-BFR-512 generator)', PRIOR_SOURCE)
+        state = read_state_dict(path, 'PVFR StyleGAN2 prior (GPEN-BFR-512 generator)', PRIOR_SOURCE)
         own = self.generator.state_dict()
         wrong = sorted(k for k in own if k not in state or state[k].shape != own[k].shape)
         if wrong:

@@ -105,7 +105,7 @@ def fused_leaky_relu(x, bias, negative_slope=0.2, scale=math.sqrt(2)):
 
 def scaled(weight, scale):
     """``weight * scale``: the run-time scale of equalised learning rate (StyleGAN2), skipped once folded
-    into the weight (``scale`` 1, ``inference/optimize.py``)."""
+    into the weight (``scale`` 1, ``archs/optimize.py``)."""
     return weight if scale == 1 else weight * scale
 
 

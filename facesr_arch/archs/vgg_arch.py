@@ -12,7 +12,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from ..utils.weights import load_state_dict
+from ..toolkit.checkpoints import read_state_dict
 
 _BLOCKS = {'vgg16': (2, 2, 3, 3, 3), 'vgg19': (2, 2, 4, 4, 4), 'vggface': (2, 2, 3, 3, 3)}
 _CONFIGS = {'vgg16': 'D', 'vgg19': 'E', 'vggface': 'D'}  # torchvision's layer tables (features only)
@@ -71,7 +71,7 @@ class FaceVGGFeatureExtractor(nn.Module):
         self.layer_name_list = list(layer_name_list)
         features = make_layers(cfgs[_CONFIGS[vgg_type]])
         if weights_path is not None:
-            state = load_state_dict(weights_path, f'{vgg_type.upper()} feature extractor', WEIGHT_SOURCES[vgg_type])
+            state = read_state_dict(weights_path, f'{vgg_type.upper()} feature extractor', WEIGHT_SOURCES[vgg_type])
             state = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
             features.load_state_dict(state, strict=True)
         last = max(names.index(n) for n in self.layer_name_list)

@@ -48,8 +48,9 @@ from torch.utils.data import default_collate
 
 from ..toolkit.errors import UserError
 from ..toolkit.outputs import atomic_write_text
-from .models import (PAPER_OPTIONS, PeakMemory, _sync, build_generator, inference_cost, method_forward_factory,
-                     method_options, output_deviation, prepare_network)
+from .configs import PAPER_OPTIONS, method_options
+from .models import build_generator, inference_cost, method_forward_factory, output_deviation, prepare_network
+from .timing import PeakMemory, sync_device
 from .training import InMemoryFaces, build_model, real_dataset_options
 
 # (step, cumulative share of the budget by the step's end): unused time rolls over to the later steps
@@ -215,7 +216,7 @@ class GPUCheck:
                     started = time.perf_counter()
                     model.feed_data(batch)
                     model.optimize_parameters(current_iter)
-                    _sync(self.device)
+                    sync_device(self.device)
                     seconds.append(time.perf_counter() - started)
                 _finite_log(model)
                 del model

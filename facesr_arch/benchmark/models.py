@@ -15,7 +15,7 @@ import sys
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..inference.optimize import optimize_for_inference
+from ..archs.optimize import optimize_for_inference
 from ..inference.specs import Controls, condition_tensor, get_spec
 from .configs import BASELINES, LARGE_OPTIONS, METHODS, PAPER_OPTIONS, method_options  # noqa: F401  (re-exported)
 from .timing import PeakMemory, time_calls
@@ -120,7 +120,7 @@ def output_deviation(method, reference_net, net, device, channels_last=False, au
 
 
 def prepare_network(net, device, channels_last=False, compile_net=False, fold=False):
-    """``net`` on ``device`` prepared as the inference path does (``inference/optimize.py``): eval mode,
+    """``net`` on ``device`` prepared as the inference path does (``archs/optimize.py``): eval mode,
     optionally BatchNorm / weight scales folded, channels_last and ``torch.compile``-d."""
     return optimize_for_inference(net.to(device), channels_last=channels_last, fold=fold, compile_net=compile_net)
 

@@ -68,7 +68,7 @@ class InMemoryFaces(Dataset):
         generator = torch.Generator().manual_seed(index)
         item = {'gt': torch.rand(3, self.gt_size, self.gt_size, generator=generator) * 2 - 1,
                 'lq': torch.rand(3, self.lq_size, self.lq_size, generator=generator) * 2 - 1,
-                'factor': torch.tensor([4 / 64]),
+                'factor': torch.tensor([4.0]),
                 'parsing': torch.randint(0, _PARSING_CLASSES, (self.gt_size, self.gt_size), generator=generator),
                 'key': f'{index:05d}'}
         for name in self.components:

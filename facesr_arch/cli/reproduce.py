@@ -11,6 +11,8 @@ the paper's table beside the measured rows with the difference per cell (markdow
 The Input / Bicubic row (and the GT row where the paper prints one) needs no weights and is always measured.
 A checkpoint row named like a paper row (or 'ours') is paired with it. A checkpoint that holds its network
 description (the 'network' entry) needs nothing else; otherwise give its option file with --checkpoint-opt.
+A super-resolution checkpoint is measured only on the test sets of the factors it was trained for (training
+records them); for an older checkpoint that does not, give them with --checkpoint-scale NAME=4.
 Test sets are cached under OUT/testsets (reused while protocol, seed, --max-images and the input files are
 unchanged); restored faces under OUT/outputs; the table under OUT/<paper>_table<id>/.
 
@@ -36,6 +38,9 @@ def build_parser():
     parser.add_argument('--checkpoint', action='append', metavar='NAME=PATH', help='a method row (repeatable)')
     parser.add_argument('--checkpoint-opt', action='append', metavar='NAME=OPTION_FILE',
                         help='option file (network_g) of a checkpoint that does not describe its network')
+    parser.add_argument('--checkpoint-scale', action='append', metavar='NAME=FACTOR[,FACTOR]',
+                        help='upscaling factor(s) a super-resolution checkpoint was trained for, when it does not '
+                             'record them (saved by an older version); it is measured only on those test sets')
     parser.add_argument('--out', help='output folder')
     parser.add_argument('--seed', type=int, default=0, help='degradation seed of the test sets (default 0)')
     parser.add_argument('--max-images', type=int, help='quick look: only the first N faces of each test set')
@@ -93,7 +98,8 @@ def _main(argv=None):
     weights = {'ifqa': args.ifqa_weights, 'identity': args.arcface_weights, 'landmark': args.landmark_weights}
     result = measure(
         table, args.out, make_testset, hq=args.hq, checkpoints=parse_pairs(args.checkpoint, '--checkpoint'),
-        checkpoint_opts=parse_pairs(args.checkpoint_opt, '--checkpoint-opt'), seed=args.seed,
+        checkpoint_opts=parse_pairs(args.checkpoint_opt, '--checkpoint-opt'),
+        checkpoint_scales_given=parse_pairs(args.checkpoint_scale, '--checkpoint-scale'), seed=args.seed,
         max_images=args.max_images, keys=args.keys, exclude=args.exclude_keys,
         device=args.device or ('cuda' if torch.cuda.is_available() else 'cpu'),
         batch_size=args.batch_size, fid_ref=args.fid_ref, weights={k: v for k, v in weights.items() if v},

@@ -12,6 +12,7 @@ alone rebuilds the blur kernel (:func:`blind_kernel`); only the noise realisatio
 
 Paper ranges and the decisions taken where a text is ambiguous are written next to each default.
 """
+import inspect
 import math
 
 import cv2
@@ -524,6 +525,27 @@ BLIND_SAMPLERS = {
 
 def degradation_names():
     return sorted(DEGRADATIONS)
+
+
+# the parameter that holds the upscaling factor(s) of a fixed-factor degradation, one value or a list
+SCALE_PARAMETERS = ('scale', 'scales', 'factors')
+
+
+def degradation_scales(opt):
+    """The upscaling factors a degradation block (``{'type': name, **parameters}``) produces, sorted; None for
+    the blind degradations, whose factor is drawn from a range (a network trained on them is not tied to one).
+
+    The value comes from the block, else from the degradation function's default (``cfgpfssr_bicubic``: 16).
+    """
+    if not isinstance(opt, dict) or opt.get('type') not in DEGRADATIONS or opt['type'] in BLIND_SAMPLERS:
+        return None
+    defaults = inspect.signature(DEGRADATIONS[opt['type']]).parameters
+    for name in SCALE_PARAMETERS:
+        if name in defaults:
+            value = opt.get(name, defaults[name].default)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            return sorted({float(v) for v in values}) if values and None not in values else None
+    return None
 
 
 def apply_degradation(img, rng, opt):

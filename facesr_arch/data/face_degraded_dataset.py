@@ -2,14 +2,13 @@
 import cv2
 import numpy as np
 import torch
-from torch.utils import data
 
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from ..utils.face_parsing import flip_parsing
+from .base_dataset import SkipCorruptDataset
 from .batched_degradations import record_to_tensors
 from .degradations import BLIND_SAMPLERS, DEGRADATIONS, apply_degradation, sample_blind_params
-from .image_io import SkipCorruptSamples
 from .image_source import ImageSource, limit_keys, normalisation
 from .sidecars import ComponentBoxes, ParsingMaps, flip_boxes
 
@@ -23,7 +22,7 @@ def to_tensor(img, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
 
 
 @DATASET_REGISTRY.register()
-class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
+class FaceDegradedPairDataset(SkipCorruptDataset):
     """Degraded-pair dataset: reads an HQ face, resizes it to ``gt_size``, flips it, degrades it.
 
     Options:
@@ -34,8 +33,6 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
         degradation (dict): {'type': name in facesr_arch.data.degradations.DEGRADATIONS, **parameters}.
         use_hflip (bool): Random horizontal flip (training). Default: False.
         mean, std (list[float]): Normalisation. Default: 0.5 / 0.5, i.e. [-1, 1].
-        factor_norm (float): Divisor turning the drawn factor into the network's condition
-            (GCFSR: 64, so that s in {4..64} maps into (0, 1], paper 3.5). Default: 64.
         deterministic (bool): Draw each index's degradation from (seed, index), so validation/test pairs
             are the same every time. Default: False (training draws from the worker's seeded generator).
         seed (int): Seed of the deterministic mode. Default: 0.
@@ -49,16 +46,16 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
             'box_left_eye', 'box_right_eye', 'box_mouth', float32 [x1, y1, x2, y2] in gt_size pixels,
             mirrored and swapped left/right with the image.
         max_corrupt_samples (int): Undecodable images skipped (logged, replaced by the next index) before
-            the dataset gives up (``image_io.SkipCorruptSamples``). Default: 10.
+            the dataset gives up (``base_dataset.SkipCorruptDataset``). Default: 10.
 
-    Returns (per item): 'lq' (or 'degradation') and 'gt' in [-1, 1], 'factor' (normalised condition, when
-    the degradation draws one), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the image's
-    path, whose stem is the key: BasicSR's validation names its outputs by that stem, ``dots.in.name.png`` as
-    ``dots.in.name``).
+    Returns (per item): 'lq' (or 'degradation') and 'gt' in [-1, 1], 'factor' (the upscaling factor s drawn, when
+    the degradation draws one; GCFSR normalises it), the sidecar entries above, 'key', 'lq_path', 'gt_path' (the
+    image's path, whose stem is the key: BasicSR's validation names its outputs by that stem, ``dots.in.name.png``
+    as ``dots.in.name``).
     """
 
     option_keys = {
-        'dataroot_gt', 'io_backend', 'gt_size', 'degradation', 'use_hflip', 'mean', 'std', 'factor_norm',
+        'dataroot_gt', 'io_backend', 'gt_size', 'degradation', 'use_hflip', 'mean', 'std',
         'deterministic', 'seed', 'max_items', 'degradation_on_device', 'parsing_root', 'components_file',
         'max_corrupt_samples',
     }
@@ -87,7 +84,6 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
         self.degradation = dict(opt['degradation'])
         self.use_hflip = opt.get('use_hflip', False)
         self.mean, self.std = normalisation(opt)
-        self.factor_norm = float(opt.get('factor_norm', 64))
         self.deterministic = opt.get('deterministic', False)
         self.seed = opt.get('seed', 0)
         self.on_device = opt.get('degradation_on_device', False)
@@ -103,7 +99,7 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
         # seeded per worker by BasicSR's worker_init_fn (seed + rank + worker id)
         return np.random.default_rng(np.random.randint(0, 2**31 - 1))
 
-    def __getitem__(self, index):
+    def load_item(self, index):
         key = self.keys[index]
         gt = self.source.read(key)
         stored_size = gt.shape[:2]
@@ -126,7 +122,7 @@ class FaceDegradedPairDataset(SkipCorruptSamples, data.Dataset):
             lq, record = apply_degradation(gt, rng, self.degradation)
             item['lq'] = to_tensor(lq, self.mean, self.std)
         if 'factor' in record:
-            item['factor'] = torch.tensor([record['factor'] / self.factor_norm], dtype=torch.float32)
+            item['factor'] = torch.tensor([record['factor']], dtype=torch.float32)
         if self.parsing is not None:
             labels = self.parsing.read(key, size)
             item['parsing'] = torch.from_numpy(flip_parsing(labels) if flip else labels)

@@ -2,7 +2,7 @@
 import os
 
 from ..toolkit.errors import BadInputError, MissingInputError, UnknownNameError
-from .image_io import decode_image, images_by_stem
+from ..toolkit.inputs import decode_image, images_by_stem
 from .lmdb_util import LmdbReader, check_lmdb_keys, read_meta_keys
 
 

@@ -1,11 +1,10 @@
 """Fixed test sets: LQ/GT pairs matched by file stem, and LQ-only (no-reference) sets."""
 import cv2
-from torch.utils import data
 
 from basicsr.utils.registry import DATASET_REGISTRY
 
+from .base_dataset import SkipCorruptDataset
 from .face_degraded_dataset import to_tensor
-from .image_io import SkipCorruptSamples
 from .image_source import ImageSource, limit_keys, normalisation
 
 
@@ -16,7 +15,7 @@ def _resize(img, size, interpolation):
 
 
 @DATASET_REGISTRY.register()
-class FacePairedDataset(SkipCorruptSamples, data.Dataset):
+class FacePairedDataset(SkipCorruptDataset):
     """LQ and GT images (folders or LMDBs, e.g. written by ``scripts/make_testset.py``) paired by stem.
 
     Options:
@@ -57,7 +56,7 @@ class FacePairedDataset(SkipCorruptSamples, data.Dataset):
     def __len__(self):
         return len(self.keys)
 
-    def __getitem__(self, index):
+    def load_item(self, index):
         key = self.keys[index]
         lq = _resize(self.lq_source.read(key), self.lq_size, cv2.INTER_CUBIC).clip(0, 1)
         gt = _resize(self.gt_source.read(key), self.gt_size, cv2.INTER_AREA)
@@ -66,7 +65,7 @@ class FacePairedDataset(SkipCorruptSamples, data.Dataset):
 
 
 @DATASET_REGISTRY.register()
-class FaceSingleImageDataset(SkipCorruptSamples, data.Dataset):
+class FaceSingleImageDataset(SkipCorruptDataset):
     """LQ faces without references (real-world sets), from a folder or an LMDB.
 
     Options:
@@ -93,7 +92,7 @@ class FaceSingleImageDataset(SkipCorruptSamples, data.Dataset):
     def __len__(self):
         return len(self.keys)
 
-    def __getitem__(self, index):
+    def load_item(self, index):
         key = self.keys[index]
         lq = _resize(self.source.read(key), self.lq_size, cv2.INTER_CUBIC).clip(0, 1)
         return {'lq': to_tensor(lq, self.mean, self.std), 'key': key, 'lq_path': self.source.path(key)}

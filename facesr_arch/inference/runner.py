@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
+from ..archs.optimize import optimize_for_inference
 from ..data.preprocess import prepare_face, tensor_to_image, to_uint8
 from ..toolkit.inputs import ImageDecodeError
 from ..toolkit.outputs import write_image_atomic
 from .figures import labelled_pair
-from .optimize import optimize_for_inference
 from .specs import Controls, condition_tensor
 from .whole_image import alignment, crop_face, detect_landmarks, native_face_size, paste_faces
 
@@ -60,55 +60,72 @@ class FaceRestorer:
     """
 
     def __init__(self, net, spec, device='cpu', controls=None, autocast=False, optimize=True, compile_net=False):
-        controls = controls or Controls()
-        self.net, self.spec, self.controls = net, spec, controls
+        self.net, self.spec, self.controls = net, spec, controls or Controls()
         self.device = torch.device(device)
-        self.lr_size, self.in_size, self.out_size = spec.sizes(net, controls)
+        self.sizes()  # an unusable size control is reported before any input is read
         self.autocast = autocast
         self.channels_last = optimize
         self.forward_net = net.eval()
-        self.fed = {}  # input side -> what the method is fed (printed once per side)
+        self.fed = {}  # (input side, controls) -> what the method is fed (printed once each)
+        self.compiled = False
         self.unverified_compiled = None
         if optimize or compile_net:
             self.forward_net = optimize_for_inference(net, channels_last=optimize, fold=optimize)
         if compile_net:
-            import torch._inductor.config as inductor_config
-            inductor_config.fallback_random = True  # the eager random numbers: --seed means the same noise
             self.unverified_compiled = torch.compile(self.forward_net)
 
-    def check(self, img, source):
+    def sizes(self, controls=None):
+        """(lr_size or None, in_size, out_size) under ``controls`` (default: the restorer's ``controls``), derived
+        on every call: a caller may reassign ``controls`` between batches (``reproduce`` does, per test set)."""
+        return self.spec.sizes(self.net, controls or self.controls)
+
+    @property
+    def in_size(self):
+        """The network's input side under the restorer's current ``controls``."""
+        return self.sizes()[1]
+
+    @property
+    def out_size(self):
+        """The output side under the restorer's current ``controls``."""
+        return self.sizes()[2]
+
+    def check(self, img, source, controls=None):
         """Raise :class:`SkipImage` unless ``img`` is a square face of at least ``MIN_FACE_SIDE`` px that fits the
-        method's input (``MethodSpec.describe``); print what the method is fed, once per input side."""
+        method's input (``MethodSpec.describe``); print what the method is fed, once per input side and controls."""
         check_face_shape(img, source)
         h = img.shape[0]
-        if h not in self.fed:
+        controls = controls or self.controls
+        if (h, controls) not in self.fed:
             try:
-                self.fed[h] = self.describe(h)
+                self.fed[h, controls] = self.describe(h, controls)
             except ValueError as err:
                 raise SkipImage(f'{source}: {err}') from None
-            tqdm.write(self.fed[h])
+            tqdm.write(self.fed[h, controls])
 
-    def describe(self, side):
+    def describe(self, side, controls=None):
         """One line: what the method is fed for ``side`` px inputs (ValueError when they do not fit)."""
+        controls = controls or self.controls
         if self.spec.describe is not None:
-            return self.spec.describe(self.net, side, self.controls)
-        lr = f' -> {self.lr_size} px (its LR size)' if self.lr_size else ''
+            return self.spec.describe(self.net, side, controls)
+        lr_size, in_size, out_size = self.sizes(controls)
+        lr = f' -> {lr_size} px (its LR size)' if lr_size else ''
         resize = INTERPOLATION_NAMES[self.spec.interpolation]
-        return f'{self.spec.name}: {side} px inputs{lr} -> {resize} to {self.in_size} px; output {self.out_size} px'
+        return f'{self.spec.name}: {side} px inputs{lr} -> {resize} to {in_size} px; output {out_size} px'
 
     def restore(self, faces, controls=None):
         """Restore aligned faces.
 
         Args:
             faces (list[ndarray]): Square float BGR faces in [0, 1], any sizes.
-            controls (Controls | None): Overrides the restorer's controls (modulation sweeps).
+            controls (Controls | None): Overrides the restorer's controls (modulation sweeps); the sizes are
+                derived from the controls in use.
 
         Returns:
             list[ndarray]: uint8 BGR faces of side ``out_size``.
         """
         controls = controls or self.controls
-        x = torch.stack([prepare_face(face, self.in_size, self.lr_size, self.spec.mean, self.spec.std,
-                                      self.spec.interpolation)
+        lr_size, in_size, _ = self.sizes(controls)
+        x = torch.stack([prepare_face(face, in_size, lr_size, self.spec.mean, self.spec.std, self.spec.interpolation)
                          for face in faces]).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -121,9 +138,19 @@ class FaceRestorer:
         with torch.no_grad(), precision:
             if self.unverified_compiled is not None:
                 self._verify_compiled(x, condition)
-            out = self.spec.run(self.forward_net, x, condition)
+            with self._compiled_scope():
+                out = self.spec.run(self.forward_net, x, condition)
         return [tensor_to_image(o, self.spec.mean, self.spec.std, self.spec.quantisation) for o in out]
 
+    def _compiled_scope(self):
+        """Around every call of the compiled network (compilation happens inside it, on the first call and on
+        each new input shape): inductor's ``fallback_random``, so compiled code draws the eager random numbers
+        (``--seed`` means the same noise). Set only there and restored after: other compiled code in the
+        process keeps inductor's defaults."""
+        if not self.compiled:
+            return contextlib.nullcontext()
+        import torch._inductor.config as inductor_config
+        return inductor_config.patch(fallback_random=True)
 
     def _verify_compiled(self, x, condition):
         """Keep the compiled network if it reproduces the eager one on this batch (same random state)."""
@@ -131,11 +158,14 @@ class FaceRestorer:
         state = torch.random.get_rng_state()
         eager = self.spec.run(self.forward_net, x, condition)
         torch.random.set_rng_state(state)
-        diff = (self.spec.run(compiled, x, condition).float() - eager.float()).abs().max().item()
+        self.compiled = True
+        with self._compiled_scope():
+            diff = (self.spec.run(compiled, x, condition).float() - eager.float()).abs().max().item()
         torch.random.set_rng_state(state)
         if diff <= COMPILE_TOLERANCE:
             self.forward_net = compiled
         else:
+            self.compiled = False
             tqdm.write(f'warning: --compile dropped: the compiled network differs from the eager one by {diff:.3g} '
                        f'(> {COMPILE_TOLERANCE:g}) on the first batch; running eagerly')
 

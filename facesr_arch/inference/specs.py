@@ -48,10 +48,6 @@ class MethodSpec:
         condition (Callable | None): (net, input side, Controls) -> float per image passed to ``run``,
             or None for methods without one.
         run (Callable): (net, batch, condition tensor or None) -> restored batch.
-        pretrained_args (tuple[tuple[str]]): Paths (in the network options) of constructor arguments
-            naming pretrained files the network loads while training starts (StyleGAN2 prior, parsing
-            network). A trained checkpoint holds those weights too, so inference sets them to None and needs
-            only the checkpoint.
         mean, std (tuple[float]): The normalisation the method was trained with (its datasets' mean / std).
             Default: 0.5 / 0.5, i.e. [-1, 1]; W-Net: 0 / 1, i.e. [0, 1].
         describe (Callable | None): (net, input side, Controls) -> one line saying what the method is fed for
@@ -69,7 +65,6 @@ class MethodSpec:
     sizes: Callable
     run: Callable
     condition: Optional[Callable] = None
-    pretrained_args: tuple = ()
     mean: tuple = (0.5, 0.5, 0.5)
     std: tuple = (0.5, 0.5, 0.5)
     describe: Optional[Callable] = None
@@ -82,16 +77,17 @@ GCFSR_MIN_FACTOR = 4.0
 
 
 def gcfsr_condition(net, side, controls):
-    """GCFSR's normalised condition s / ``net.factor_norm`` for one input of side ``side``; None when blind.
+    """GCFSR's conditional factor s for one input of side ``side`` (the network divides it by its
+    ``factor_norm``); None when blind.
 
     s is ``controls.strength``, else ``controls.upscale``, else out_size / side. It is clipped to the model's
     trained range [4, factor_norm] (64 for the 1024 px model, 32 for the official 512 px one; an input already
-    at the output size runs as 4x unless a factor is given: ``gcfsr_describe`` refuses it), then divided by ``factor_norm`` as in training.
+    at the output size runs as 4x unless a factor is given: ``gcfsr_describe`` refuses it).
     """
     if net.blind:
         return None
     factor = controls.strength or controls.upscale or net.out_size / side
-    return min(max(float(factor), GCFSR_MIN_FACTOR), net.factor_norm) / net.factor_norm
+    return min(max(float(factor), GCFSR_MIN_FACTOR), net.factor_norm)
 
 
 def gcfsr_describe(net, side, controls):
@@ -112,7 +108,7 @@ def gcfsr_describe(net, side, controls):
     low, high = GCFSR_MIN_FACTOR, net.factor_norm
     clipped = '' if low <= factor <= high else f', outside the trained {low:g}-{high:g}: clipped'
     return (f'GCFSR: {side} px inputs -> bicubic to {net.out_size} px; factor s = {factor:g} ({source}{clipped}); '
-            f'condition fed = {gcfsr_condition(net, side, controls):.6g}')
+            f'condition fed = {gcfsr_condition(net, side, controls) / net.factor_norm:.6g}')
 
 
 def _run_gcfsr(net, x, condition):
@@ -161,13 +157,13 @@ def _fixed_size(net, controls):
 # through BasicSR's ``tensor2img``) or truncated (GPEN's ``FaceGAN.tensor2img``: ``astype(np.uint8)``)
 SPECS = {
     'CFGPFSSR': MethodSpec(name='CFGPFSSR', task='fsr', sizes=lambda net, controls: (None, net.in_size, net.out_size),
-                           run=_run_image_only, pretrained_args=(('prior_path', ), ('parser_opt', 'weights_path'))),
+                           run=_run_image_only),
     'GCFSR': MethodSpec(name='GCFSR', task='fsr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
                         condition=gcfsr_condition, run=_run_gcfsr, describe=gcfsr_describe),
     'MPCNet': MethodSpec(name='MPCNet', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
-                         run=_run_image_only, pretrained_args=(('gan_prior_path', ), ('parsing_prior_path', ))),
+                         run=_run_image_only),
     'PVFR': MethodSpec(name='PVFR', task='bfr', sizes=lambda net, controls: (None, net.out_size, net.out_size),
-                       run=_run_image_only, pretrained_args=(('prior_path', ), )),
+                       run=_run_image_only),
     'WNet': MethodSpec(name='WNet', task='fsr', sizes=_wnet_sizes, run=_run_image_only, mean=(0.0, 0.0, 0.0),
                        std=(1.0, 1.0, 1.0)),
     'FaceGFPGAN': MethodSpec(name='FaceGFPGAN', task='bfr', sizes=_fixed_size, run=_run_image_only,

@@ -2,7 +2,7 @@
 
 facexlib's ``init_detection_model`` / ``FaceRestoreHelper`` download weights; here the detector is a release
 like every other pretrained file: facexlib's ``RetinaFace`` class is built directly and its weights are read from
-a file the user names (default ``weights/<release file>``), through ``utils.weights`` (``weights_only=True``).
+a file the user names (default ``weights/<release file>``), through ``toolkit.checkpoints`` (``weights_only=True``).
 :func:`require_detector` checks that file before any work starts, naming the file, where it is published and
 where to put it.
 """
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..utils.weights import load_state_dict, require_file
+from ..toolkit.checkpoints import read_state_dict, require_file
 
 # Five landmarks (eye centres, nose tip, mouth corners) of an FFHQ-aligned face at 512 px, as used by
 # GFPGAN / CodeFormer alignment: faces aligned to it match FFHQ-trained models.
@@ -39,7 +39,7 @@ def detector_how_to_get(network):
 
 
 def require_detector(path, network='resnet50'):
-    """``path`` if it is an existing file, else :class:`~facesr_arch.utils.weights.MissingWeightsError` naming the
+    """``path`` if it is an existing file, else :class:`~facesr_arch.toolkit.checkpoints.MissingWeightsError` naming the
     file, where it is published and where to put it (called before any work starts)."""
     if network not in DETECTOR_FILES:
         raise ValueError(f'unknown RetinaFace backbone {network!r}; choose one of {sorted(DETECTOR_FILES)}')
@@ -60,7 +60,7 @@ def load_detector(path, network='resnet50', device='cpu'):
     with warnings.catch_warnings():  # facexlib builds its backbone with torchvision's deprecated pretrained=False
         warnings.filterwarnings('ignore', category=UserWarning, module='torchvision')
         detector = RetinaFace(network_name=network, half=False, device=device)
-    state = load_state_dict(path, f'RetinaFace {network} face detector', detector_how_to_get(network))
+    state = read_state_dict(path, f'RetinaFace {network} face detector', detector_how_to_get(network))
     detector.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()}, strict=True)
     return detector.eval().requires_grad_(False).to(device)
 

@@ -2,7 +2,7 @@
 
 Every metric scores batches of RGB faces in [0, 1] (``metric(img, ref)`` -> tensor (b,)), except FID, which
 compares image sets (``metric(folder, reference)`` -> float). Building one whose weights are absent raises
-:class:`facesr_arch.utils.weights.MissingWeightsError` naming the file. pyiqa is imported on the first build.
+:class:`facesr_arch.toolkit.checkpoints.MissingWeightsError` naming the file. pyiqa is imported on the first build.
 
 Names and variants:
 
@@ -124,7 +124,7 @@ def build_metric(name, device='cpu', color_space='ycbcr', crop_border=0, weights
         Callable: The metric (see the module docstring); it has ``weight_files``.
 
     Raises:
-        facesr_arch.utils.weights.MissingWeightsError: A file the metric needs is absent.
+        facesr_arch.toolkit.checkpoints.MissingWeightsError: A file the metric needs is absent.
     """
     variant(name, color_space, crop_border, arcface_arch)  # validates the options
     from . import iqa

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from facesr_arch.archs.arcface_arch import WEIGHT_SOURCES, FaceArcFace, identity_similarity
-from facesr_arch.utils.weights import require_file
+from facesr_arch.toolkit.checkpoints import require_file
 
 DEFAULT_ARCFACE_FILES = {'ir_se50': 'weights/recognition_arcface_ir_se50.pth',
                          'resnet18': 'weights/arcface_resnet18.pth'}

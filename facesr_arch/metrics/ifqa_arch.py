@@ -15,7 +15,7 @@ import os
 from torch import nn
 from torch.nn import functional as F
 
-from facesr_arch.utils.weights import load_state_dict
+from facesr_arch.toolkit.checkpoints import read_state_dict
 
 IFQA_FILE_NAME = 'IFQA_Metric.pth'
 IFQA_HOW_TO_GET = ('Download IFQA_Metric.pth from the IFQA authors\' release (github.com/AIM-SKKU/IFQA, '
@@ -92,7 +92,7 @@ class IFQANet(nn.Module):
         self.decoder256 = nn.Sequential(IFQAResBlock(64, 1, 'up'), nn.Sigmoid())
         if pretrained:
             path = pretrained_model_path or os.path.join(default_weights_dir(), IFQA_FILE_NAME)
-            state = load_state_dict(path, 'IFQA face quality evaluator', IFQA_HOW_TO_GET)
+            state = read_state_dict(path, 'IFQA face quality evaluator', IFQA_HOW_TO_GET)
             self.load_state_dict(state.get('D', state))
         self.eval()
 

@@ -31,7 +31,7 @@ import torchvision
 from pyiqa.archs.fid_arch import get_folder_features
 from pyiqa.utils.download_util import DEFAULT_CACHE_DIR
 
-from facesr_arch.utils.weights import require_file, safe_load
+from facesr_arch.toolkit.checkpoints import require_file, load_checkpoint
 
 from .ifqa_arch import IFQA_FILE_NAME, IFQA_HOW_TO_GET, register_ifqa_in_pyiqa
 from .ssim import SeparableSSIM
@@ -70,11 +70,11 @@ def checked_checkpoint(path, what, how_to_get):
     """Require ``path`` and refuse it unless it loads with ``weights_only=True``.
 
     Raises:
-        facesr_arch.utils.weights.MissingWeightsError: The file does not exist.
+        facesr_arch.toolkit.checkpoints.MissingWeightsError: The file does not exist.
         ValueError: The file is not a plain tensor checkpoint.
     """
     path = require_file(path, what, how_to_get)
-    safe_load(path, f'{what} weights')
+    load_checkpoint(path, f'{what} weights')
     return path
 
 

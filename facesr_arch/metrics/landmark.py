@@ -11,7 +11,7 @@ import torch
 from facexlib.alignment import FAN, landmark_98_to_68
 from torch.nn import functional as F
 
-from facesr_arch.utils.weights import load_state_dict
+from facesr_arch.toolkit.checkpoints import read_state_dict
 
 DEFAULT_LANDMARK_FILE = 'weights/alignment_WFLW_4HG.pth'
 LANDMARK_HOW_TO_GET = ('facexlib\'s FAN landmark model alignment_WFLW_4HG.pth (https://github.com/xinntao/'
@@ -21,7 +21,7 @@ LANDMARK_HOW_TO_GET = ('facexlib\'s FAN landmark model alignment_WFLW_4HG.pth (h
 
 def build_fan(path, device='cpu'):
     """facexlib FAN with the module and landmark counts of the checkpoint at ``path``, loaded and in eval mode."""
-    state = load_state_dict(path, 'facexlib FAN landmark detector', LANDMARK_HOW_TO_GET)
+    state = read_state_dict(path, 'facexlib FAN landmark detector', LANDMARK_HOW_TO_GET)
     num_modules = sum(1 for key in state if key.startswith('l') and key[1:].split('.')[0].isdigit()
                       and key.endswith('.weight'))
     if num_modules == 0 or 'l0.weight' not in state:

@@ -1,6 +1,6 @@
 """What every facesr_arch model adds to BasicSR's ``SRModel``: CPU-capable DDP (with SyncBatchNorm on GPUs),
-images in [-1, 1], checkpoints written atomically, exact resume (random states in the training state) and
-the skipping of non-finite optimisation steps."""
+images in [-1, 1], self-describing checkpoints written atomically (``toolkit.checkpoints``), exact resume
+(random states in the training state) and the skipping of non-finite optimisation steps."""
 import os
 from collections import OrderedDict
 
@@ -13,66 +13,44 @@ from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
+from ..archs.optimize import optimize_for_inference
 from ..data.batched_degradations import degrade_batch
-from ..inference.loading import merge_checkpoint_network, portable_network, read_checkpoint_header
-from ..inference.optimize import optimize_for_inference
+from ..data.degradations import degradation_scales
+from ..toolkit.checkpoints import describe, merge_network, save, write
 from ..utils.resume import capture_rng_state, restore_rng_state
-from ..utils.weights import NETWORK_KEY
 from .precision import TrainingPrecision
 from .priors import prior_log_lines
-
-_torch_save = torch.save  # the real one: _atomic_torch_save swaps torch.save for atomic_save
 
 
 def with_checkpoint_network(opt):
     """``opt`` with ``network_g`` taking the network options recorded in ``path.pretrain_network_g``, if any.
 
-    A self-describing checkpoint (``NETWORK_KEY``, e.g. a converted official release) states the constructor
-    options its weights need; building from the option file's block alone could pick another reading of the
-    same weights (GCFSR's ``positive_scales``, ``factor_norm``). Returns a new dict; ``opt`` is not changed.
+    A self-describing checkpoint (e.g. a converted official release) states the constructor options its weights
+    need; building from the option file's block alone could pick another reading of the same weights (GCFSR's
+    ``positive_scales``, ``factor_norm``). Returns a new dict; ``opt`` is not changed.
     """
     load_path = (opt.get('path') or {}).get('pretrain_network_g')
-    stored, _ = read_checkpoint_header(load_path)
-    if stored is None or 'network_g' not in opt:
+    if not load_path or 'network_g' not in opt:
         return opt
-    return dict(opt, network_g=merge_checkpoint_network(opt['network_g'], stored, load_path))
+    stored = describe(os.path.expanduser(load_path), 'path.pretrain_network_g').network
+    if stored is None:
+        return opt
+    block, differing = merge_network(opt['network_g'], stored, load_path)
+    if differing:
+        changes = ', '.join(f'{k}={new!r} (option file: {old!r})' for k, (old, new) in differing.items())
+        get_root_logger().warning(f'Using the network options {load_path} was saved with: {changes}.')
+    return dict(opt, network_g=block)
+
+
+def trained_scales(opt):
+    """The upscaling factors the training set of ``opt`` produces (``datasets.train.degradation``), or None
+    (blind degradations, pre-made pairs): recorded in every saved checkpoint."""
+    train = (opt.get('datasets') or {}).get('train') or {}
+    return degradation_scales(train.get('degradation'))
 
 
 class NonFiniteLossError(RuntimeError):
     """Training stopped: too many consecutive iterations with non-finite losses."""
-
-
-def atomic_save(obj, path):
-    """``torch.save`` to ``path`` through a temporary file in the same folder, flushed, then renamed.
-
-    A process killed mid-save leaves the previous ``path`` intact (and at most a ``*.tmp`` file, which
-    resuming ignores).
-    """
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            _torch_save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-class _atomic_torch_save:
-    """Within the block, ``torch.save(obj, path)`` is :func:`atomic_save` of ``{**obj, **extra}`` (for BasicSR's
-    ``save_network``)."""
-
-    def __init__(self, extra=None):
-        self.extra = extra or {}
-
-    def __enter__(self):
-        self._save = torch.save
-        torch.save = lambda obj, path: atomic_save({**obj, **self.extra}, path)
-
-    def __exit__(self, *exc):
-        torch.save = self._save
 
 
 class LazyLossLog(OrderedDict):
@@ -100,7 +78,8 @@ class FaceBaseModel(SRModel):
     methods; ``get_current_visuals`` maps back to [0, 1] for BasicSR's saving and metrics.
 
     Reliability:
-        - Checkpoints and training states are written atomically (:func:`atomic_save`).
+        - Checkpoints and training states are written atomically (:meth:`save_network`,
+          :meth:`save_training_state`, through ``toolkit.checkpoints``).
         - Training states also hold every rank's torch / numpy / python random states (key ``rng``, one
           entry per rank), restored by :meth:`resume_training`; validation leaves them untouched. With the
           data order restored by ``utils/resume.py``, a resumed run repeats the uninterrupted one.
@@ -131,22 +110,32 @@ class FaceBaseModel(SRModel):
             for line in prior_log_lines(opt, opt.get('is_train', False)):
                 logger.info(line)
 
+    @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):
-        """BasicSR's save, made atomic (a temporary file renamed over the target) and self-describing.
+        """Save ``<net_label>_<iter>.pth`` (``latest`` for iteration -1) atomically and self-describing.
 
-        The checkpoint ``<net_label>_<iter>.pth`` also holds the network block it was built from
-        (``NETWORK_KEY``: the option block ``network_<suffix>`` of ``net_<suffix>``, pretrained-file options
-        None, see ``inference.loading.portable_network``), so ``scripts/inference.py --weights FILE`` rebuilds
-        it alone. Networks not built from one such block (PVFR's ModuleDict of local discriminators) are saved
-        without it.
+        Replaces BasicSR's save (same file name, ``param_key`` entries and CPU tensors without ``module.``) and
+        writes through ``toolkit.checkpoints.write``: a temporary file renamed over the target, so a run killed
+        mid-save leaves the previous checkpoint intact. The file also holds the network block it was built from
+        (the option block ``network_<suffix>`` of ``net_<suffix>``, pretrained-file options None) and the
+        upscaling factors of the training set (:func:`trained_scales`), so ``scripts/inference.py --weights FILE``
+        rebuilds it alone and ``reproduce`` knows which test sets it is for. Networks not built from one such
+        block (PVFR's ModuleDict of local discriminators) are saved without it.
         """
+        nets = net if isinstance(net, list) else [net]
+        keys = param_key if isinstance(param_key, list) else [param_key]
+        if len(nets) != len(keys):
+            raise ValueError(f'{len(nets)} networks for the checkpoint keys {keys}')
+        states = []
+        for one in nets:
+            state = self.get_bare_model(one).state_dict()
+            states.append({k.removeprefix('module.'): v.cpu() for k, v in state.items()})
         block = self.opt.get(f'network_{net_label.removeprefix("net_")}')
-        bare = self.get_bare_model(net[0] if isinstance(net, list) else net)
-        extra = {}
-        if isinstance(block, dict) and type(bare).__name__ == block.get('type'):
-            extra[NETWORK_KEY] = portable_network(block)
-        with _atomic_torch_save(extra):
-            super().save_network(net, net_label, current_iter, param_key)
+        bare = self.get_bare_model(nets[0])
+        network = block if isinstance(block, dict) and type(bare).__name__ == block.get('type') else None
+        name = f'{net_label}_{"latest" if current_iter == -1 else current_iter}.pth'
+        write(os.path.join(self.opt['path']['models'], name), states, network=network,
+              scales=trained_scales(self.opt) if network is not None else None, param_key=keys)
 
     def save_training_state(self, epoch, current_iter):
         """BasicSR's training state plus every rank's random states, written atomically by rank 0.
@@ -168,7 +157,7 @@ class FaceBaseModel(SRModel):
         state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers], 'rng': rng_states}
         state.update(self.precision_state())
-        atomic_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+        save(os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'), state)
 
     def resume_training(self, resume_state):
         """BasicSR's optimiser and scheduler restore, plus this rank's random states when saved."""
@@ -374,7 +363,7 @@ class FaceBaseModel(SRModel):
         """The network that restores validation / test batches: ``net_g_ema`` when present, else ``net_g``.
 
         In the test pipeline (``is_train`` false) it is first turned into the optimised inference path once
-        (``inference/optimize.py``: folded BatchNorm and weight scales, channels_last; equal within 1e-4),
+        (``archs/optimize.py``: folded BatchNorm and weight scales, channels_last; equal within 1e-4),
         unless ``val.optimize_inference`` is false. Training validation runs the trained network untouched.
         """
         net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.net_g

@@ -25,7 +25,7 @@ import torch
 
 from basicsr.utils import get_root_logger
 
-from ..inference.optimize import to_channels_last
+from ..archs.optimize import to_channels_last
 
 MIXED_PRECISION = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
@@ -78,7 +78,7 @@ class TrainingPrecision:
 
     def to_layout(self, net):
         """``net`` (the same module) with its 4-D weights in channels_last when asked (StyleGAN2's 5-D modulated
-        weights keep their layout, see ``inference.optimize.to_channels_last``)."""
+        weights keep their layout, see ``archs.optimize.to_channels_last``)."""
         if self.channels_last:
             to_channels_last(net)
         return net

@@ -38,10 +38,10 @@ from ..inference.runner import FaceRestorer, run_aligned, to_uint8
 from ..inference.sources import collect_inputs
 from ..inference.specs import Controls, get_spec
 from ..metrics.catalog import METRICS
+from ..toolkit.checkpoints import NETWORK_KEY, describe
 from ..toolkit.errors import UserError
 from ..toolkit.inputs import list_images, read_image
 from ..toolkit.outputs import atomic_write_bytes, check_output, staged_folder, write_image_atomic
-from ..utils.weights import NETWORK_KEY
 from .figures import plot_sweep
 from .report_html import write_reproduce_html
 from .selection import paired_sets, rows_on, split_row_name
@@ -50,6 +50,10 @@ from .tables import EXTRA_METRICS
 # ``--checkpoint NAME=PATH`` where the checkpoint holds no network description: ``--checkpoint-opt NAME=OPT``
 NEEDS_OPT = ('{path} does not describe its network (no {key!r} entry): give its option file with '
              '--checkpoint-opt {name}=OPTION_FILE.yml')
+# a super-resolution checkpoint that does not record the factors it was trained for (saved before they were)
+NEEDS_SCALE = ('--checkpoint {name}={path}: the checkpoint does not record the upscaling factor it was trained for '
+               '(an older checkpoint), and {table} has x{scales} test sets: give it with --checkpoint-scale '
+               '{name}=FACTOR (e.g. 4; several: 4,8)')
 
 
 class ReproduceError(UserError, ValueError):
@@ -208,29 +212,68 @@ def input_row_folder(lq_dir, gt_dir, out_dir):
 
 
 def checkpoint_network(path, opt=None):
-    """The network block, weights and param key of a checkpoint (self-describing, or with its option file)."""
+    """The network block, weights and param key of a checkpoint (self-describing, or with its option file);
+    None when it describes no network and no option file is given. A bad file is one line
+    (``toolkit.checkpoints``: missing, not a checkpoint, truncated, pickled code)."""
     if opt:
         return network_config(opt_path=opt, weights=path)
-    if not os.path.isfile(path):
-        raise ReproduceError(f'--checkpoint {path}: no such file')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # not a checkpoint, truncated, or pickled code (refused by weights_only)
-        raise ReproduceError(f'--checkpoint {path}: not a PyTorch checkpoint of tensors ({type(err).__name__}; '
-                             'loaded with weights_only=True, pickled code is refused)') from err
-    block = ckpt.get(NETWORK_KEY) if isinstance(ckpt, dict) else None
-    if not isinstance(block, dict) or 'type' not in block:
+    if describe(path, f'--checkpoint {path}').network is None:
         return None
     return network_config(weights=path)  # the checkpoint's own network block (inference/loading.py)
+
+
+def parse_scales(text, what):
+    """``'4'`` / ``'4,8'`` -> (4.0, 8.0); a factor that is not a number above 1 is refused."""
+    try:
+        scales = tuple(sorted({float(v) for v in str(text).split(',')}))
+    except ValueError:
+        scales = ()
+    if not scales or min(scales) <= 1:
+        raise ReproduceError(f'{what}: {text!r} is not an upscaling factor (a number above 1, several: 4,8)')
+    return scales
+
+
+def scale_bound(block):
+    """True for the networks that super-resolve by the factors they were trained for (FSR methods; not the
+    blind GCFSR variant, which restores any degradation)."""
+    return get_spec(block['type']).task == 'fsr' and not block.get('blind')
+
+
+def checkpoint_scales(table, name, path, block, given=None):
+    """The upscaling factors a checkpoint is measured at: those it records, else ``given`` (the user's
+    ``--checkpoint-scale``); None for a network not tied to factors (restoration methods).
+
+    Raises:
+        ReproduceError: A super-resolution checkpoint whose factors are unknown while the table has test sets
+            of a known factor, or ``given`` contradicting what the checkpoint records.
+    """
+    recorded = describe(path, f'--checkpoint {path}').scales
+    given = parse_scales(given, f'--checkpoint-scale {name}') if given else None
+    if recorded and given and set(given) != set(recorded):
+        raise ReproduceError(f'--checkpoint-scale {name}={",".join(f"{s:g}" for s in given)} contradicts {path}, '
+                             f'which records x{"/".join(f"{s:g}" for s in recorded)}: drop --checkpoint-scale')
+    if not scale_bound(block):
+        return None
+    scales = recorded or given
+    table_scales = sorted({s for p, sub in table.measured_on if (s := subset_scale(get_protocol(p), sub))})
+    if scales is None and table_scales:
+        raise ReproduceError(NEEDS_SCALE.format(name=name, path=path, table=table.name,
+                                                scales='/x'.join(f'{s:g}' for s in table_scales)))
+    return scales
+
+
+def subset_scale(recipe, subset):
+    """The upscaling factor of a subset's degradation (``scale``, or a single entry of ``factors``), or None."""
+    degradation = recipe['subsets'][subset]['degradation']
+    factors = degradation.get('factors')
+    scale = degradation.get('scale') or (factors[0] if factors and len(factors) == 1 else None)
+    return float(scale) if scale else None
 
 
 def subset_controls(recipe, subset):
     """Inference controls of a subset: its known downscaling factor, GCFSR's condition (its LQ faces are
     already upsampled to the output size, so the factor cannot be read from the input size)."""
-    degradation = recipe['subsets'][subset]['degradation']
-    factors = degradation.get('factors')
-    scale = degradation.get('scale') or (factors[0] if factors and len(factors) == 1 else None)
-    return Controls(upscale=float(scale) if scale else None)
+    return Controls(upscale=subset_scale(recipe, subset))
 
 
 def count_parameters(net):
@@ -261,7 +304,7 @@ def restore_timed(restorer, lq_dir, out_dir, controls):
 
 def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=None, seed=0, max_images=None,
             keys=None, exclude=(), device='cpu', batch_size=1, fid_ref=None, weights=None, progress=False,
-            log=print, dataset=None, celeba_lists=None, pairs=None, overwrite=False):
+            log=print, dataset=None, celeba_lists=None, pairs=None, checkpoint_scales_given=None, overwrite=False):
     """Measure ``table`` and write its outputs (see the module docstring).
 
     Args:
@@ -273,6 +316,9 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
             grouped table (``selection.split_row_name``).
         checkpoint_opts (dict[str, str] | None): Row name -> option file, for checkpoints that do not
             describe their network.
+        checkpoint_scales_given (dict[str, str] | None): Row name -> the upscaling factor(s) ('4', '4,8') of a
+            super-resolution checkpoint that does not record them. A checkpoint is measured only on the test
+            sets of its factors; its cells of other factors stay empty.
         seed (int): Degradation seed. Default: 0.
         max_images (int | None): Only the first N faces of each set (quick look). Default: None.
         keys, exclude: The faces of each set and the training sets it must not overlap (see :func:`testset`).
@@ -292,17 +338,20 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         dict: What ``table.json`` holds.
     """
     checkpoints, checkpoint_opts = dict(checkpoints or {}), dict(checkpoint_opts or {})
-    if set(checkpoint_opts) - set(checkpoints):
-        raise ReproduceError(f'--checkpoint-opt names {sorted(set(checkpoint_opts) - set(checkpoints))} have no '
-                             '--checkpoint')
+    given_scales = dict(checkpoint_scales_given or {})
+    for option, names in (('--checkpoint-opt', checkpoint_opts), ('--checkpoint-scale', given_scales)):
+        if set(names) - set(checkpoints):
+            raise ReproduceError(f'{option} names {sorted(set(names) - set(checkpoints))} have no --checkpoint')
     for name in checkpoints:  # an unknown row-group prefix is refused before any checkpoint is read
         split_row_name(table, name)
-    networks = {}
+    networks, scales = {}, {}
     for name, path in checkpoints.items():
         resolved = checkpoint_network(path, checkpoint_opts.get(name))
         if resolved is None:
             raise ReproduceError(NEEDS_OPT.format(path=path, key=NETWORK_KEY, name=name))
         networks[name] = resolved
+        if table.kind != 'parameters':
+            scales[name] = checkpoint_scales(table, name, path, resolved[0], given_scales.get(name))
     if celeba_lists and not any(get_protocol(p).get('keys') and is_derived(get_protocol(p)['keys'])
                                 for p, _ in table.measured_on):
         raise ReproduceError(f"--celeba-lists derives GFPGAN's CelebA-Test; {table.name} is not measured on it")
@@ -318,7 +367,7 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
         else:
             paired = paired_sets(table, pairs)
             measured, unavailable, sets, errors = _measure_images(
-                table, out_dir, work, build, hq_sources(table, hq, paired), networks,
+                table, out_dir, work, build, hq_sources(table, hq, paired), networks, scales,
                 (seed, max_images, keys, tuple(exclude), dataset, celeba_lists), device, batch_size, fid_ref,
                 weights or {}, progress, log, paired)
         result = assemble(table, measured, unavailable)
@@ -328,7 +377,8 @@ def measure(table, out_dir, build, hq=None, checkpoints=None, checkpoint_opts=No
                              'dataset': dataset, 'celeba_lists': list(celeba_lists or ()),
                              'pairs': {str(k): list(v) for k, v in (pairs or {}).items()}, 'device': device,
                              'fid_reference': fid_ref, 'checkpoints': checkpoints,
-                             'checkpoint_opts': checkpoint_opts}
+                             'checkpoint_opts': checkpoint_opts,
+                             'checkpoint_scales': {k: list(v) for k, v in scales.items() if v}}
         write_outputs(table, result, work)
     result['folder'] = final
     return result
@@ -358,7 +408,7 @@ def paper_method(table):
     return load_paper(table.paper)[0]['method']
 
 
-def _measure_images(table, out_dir, work, build, sources, networks, selection, device, batch_size, fid_ref,
+def _measure_images(table, out_dir, work, build, sources, networks, scales, selection, device, batch_size, fid_ref,
                     weights, progress, log, paired=None):
     from ..metrics.html_report import write_metrics_html
     from ..metrics.report import compute_report, write_report
@@ -401,6 +451,12 @@ def _measure_images(table, out_dir, work, build, sources, networks, selection, d
                 continue
             folder = os.path.join(out_dir, 'outputs', f'{_safe(name)}-{ckpt_keys[name]}', set_id, subset)
             controls = subset_controls(recipe, subset)
+            if scales.get(name) and controls.upscale and controls.upscale not in scales[name]:
+                log(f'{table.name}: {name} not measured on {protocol}/{subset} (x{controls.upscale:g}): it was '
+                    f'trained for x{"/x".join(f"{s:g}" for s in scales[name])}')
+                errors.setdefault(name, []).append(f'{protocol}/{subset}: not measured (trained for '
+                                                   f'x{"/x".join(f"{s:g}" for s in scales[name])})')
+                continue
             log(f'{table.name}: {name} on {protocol}/{subset}')
             if any(c.metric == 'time' for c in columns):
                 seconds[name] = restore_timed(restorer, lq_dir, folder, controls)

@@ -304,12 +304,12 @@ def check_checkpoint_files(opt):
     """Open each ``path.pretrain_network_*`` checkpoint with ``weights_only=True`` (tensor data mapped, not read),
     so that a pickle carrying code or a truncated file is refused at launch in one line (checked at launch, like
     :func:`check_data_paths`)."""
-    from .weights import safe_load
+    from ..toolkit.checkpoints import CheckpointError, load_checkpoint
     for key, value in (opt.get('path') or {}).items():
         if key.startswith('pretrain_network') and value:
             try:
-                safe_load(os.path.expanduser(value), f'path.{key}', mmap=True)
-            except ValueError as err:
+                load_checkpoint(os.path.expanduser(value), f'path.{key}', mmap=True)
+            except CheckpointError as err:
                 raise OptionError(str(err)) from None
 
 

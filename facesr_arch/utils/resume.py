@@ -1,8 +1,8 @@
 """Resuming training exactly where it stopped.
 
 BasicSR's ``load_resume_state`` maps states onto CUDA unconditionally and, on resume, restarts the saved
-epoch from its first batch with fresh random generators. The pieces here, installed by
-``utils/launch.py``, make a resumed run continue as the uninterrupted one would:
+epoch from its first batch with fresh random generators. The pieces here (put in BasicSR's place by
+``utils/basicsr_changes.py``) make a resumed run continue as the uninterrupted one would:
 
 - :func:`load_resume_state` maps states onto the device the run uses (CPU runs resume GPU states), loads
   with ``weights_only=True``, and with ``--auto_resume`` takes the newest training state that loads.
@@ -22,7 +22,7 @@ import torch
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils.misc import check_resume
 
-from .weights import safe_load
+from ..toolkit.checkpoints import CheckpointError, load_checkpoint
 
 
 def _resume_device(opt):
@@ -46,9 +46,9 @@ def load_training_state(path, device):
     """``torch.load`` of a training state with ``weights_only=True``; a pickle with code is refused.
 
     Raises:
-        ValueError: The file is not a loadable training state (truncated, or holds pickled objects).
+        CheckpointError: The file is not a loadable training state (truncated, or holds pickled objects).
     """
-    return safe_load(path, 'training state', device)
+    return load_checkpoint(path, 'training state', device)
 
 
 def load_resume_state(opt, skipped=None):
@@ -66,7 +66,7 @@ def load_resume_state(opt, skipped=None):
             path = os.path.join(state_dir, f'{it}.state')
             try:
                 state = load_training_state(path, device)
-            except ValueError as err:  # a state cut short: fall back to the previous one
+            except CheckpointError as err:  # a state cut short: fall back to the previous one
                 if skipped is not None:
                     skipped.append(f'Skipping unreadable training state: {err}')
                 continue
@@ -129,50 +129,3 @@ class ResumableSampler(EnlargedSampler):
             indices = iter(list(indices)[self._resume_skip:])
             self._resume_epoch, self._resume_skip = None, 0
         return indices
-
-
-class ExactResume:
-    """Replaces ``basicsr.train``'s ``load_resume_state``, ``create_train_val_dataloader`` and sampler.
-
-    The training loop resumes at the saved epoch's first batch; here the loader's sampler skips the batches
-    of that epoch already trained on, found from the saved epoch and iteration (an uninterrupted run trains
-    iterations ``e * L + 1 .. (e + 1) * L`` in epoch ``e``, ``L`` the loader's length). A state whose
-    position does not fit the current loader (another dataset or batch size) restarts the epoch, as BasicSR
-    does, with a warning.
-    """
-
-    def __init__(self):
-        self.state = None
-        self.skipped = []
-        self._create_train_val_dataloader = None
-
-    def install(self):
-        """Patch ``basicsr.train`` (called once by ``utils.launch.prepare`` before the pipeline starts)."""
-        import basicsr.train
-        self._create_train_val_dataloader = basicsr.train.create_train_val_dataloader
-        basicsr.train.EnlargedSampler = ResumableSampler
-        basicsr.train.load_resume_state = self.load_resume_state
-        basicsr.train.create_train_val_dataloader = self.create_train_val_dataloader
-
-    def load_resume_state(self, opt):
-        """:func:`load_resume_state`, remembering the state for the data loader."""
-        self.state = load_resume_state(opt, self.skipped)
-        return self.state
-
-    def create_train_val_dataloader(self, opt, logger):
-        """BasicSR's loaders; the train loader gets its own seed generator and, on resume, its position."""
-        for message in self.skipped:
-            logger.warning(message)
-        result = self._create_train_val_dataloader(opt, logger)
-        train_loader, train_sampler = result[0], result[1]
-        train_loader.generator = torch.Generator().manual_seed(int(opt['manual_seed']) + int(opt['rank']))
-        if self.state is not None:
-            epoch, done = self.state['epoch'], self.state['iter'] - self.state['epoch'] * len(train_loader)
-            if 0 <= done <= len(train_loader):
-                train_sampler.start_at(epoch, done * train_loader.batch_size)
-                logger.info(f'Resuming the data order of epoch {epoch} after its first {done} batches.')
-            else:
-                logger.warning(f"The training state's position (epoch {epoch}, iter {self.state['iter']}) does not "
-                               f'fit {len(train_loader)} batches per epoch (dataset or batch size changed): '
-                               f'epoch {epoch} restarts from its first batch.')
-        return result

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..archs.stylegan2_arch import EqualConv2d, EqualLinear, ModulatedConv2d
+from .stylegan2_arch import EqualConv2d, EqualLinear, ModulatedConv2d
 
 
 def to_channels_last(net):
