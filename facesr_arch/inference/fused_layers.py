@@ -97,9 +97,10 @@ class FusedModulatedConv(nn.Module):
         self.upsample = modulated_conv.fir_sample_mode == 'upsample'
         self.interpolate = modulated_conv.interpolate
         with torch.no_grad():
-            weight = (modulated_conv.weight[0] * modulated_conv.scale).detach().clone()
-            self.register_buffer('weight', weight)  # (c_out, c_in, k, k)
+            weight = (modulated_conv.weight[0] * modulated_conv.scale).detach()  # (c_out, c_in, k, k)
             self.register_buffer('weight_square_sum', weight.pow(2).sum([2, 3]))  # (c_out, c_in)
+            # stored as the convolution reads it: (c_in, c_out, k, k) for the transposed one (no copy per call)
+            self.register_buffer('weight', (weight.transpose(0, 1) if self.upsample else weight).contiguous())
         if self.upsample:
             blur_weight, self.blur_pad = _blur_parameters(modulated_conv.smooth, weight.shape[0])
             self.register_buffer('blur_weight', blur_weight)
@@ -112,7 +113,7 @@ class FusedModulatedConv(nn.Module):
 
     def _convolve(self, x, weight, bias):
         if self.upsample:
-            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+            out = F.conv_transpose2d(x, weight, stride=2)
             return depthwise_blur(out, self.blur_weight, self.blur_pad, bias)
         return F.conv2d(x, weight, bias, padding=self.padding)
 
@@ -133,10 +134,11 @@ class FusedModulatedConv(nn.Module):
         demod = self.output_scale(s)
         scale = out_scale if demod is None else demod * out_scale
         if not torch.is_tensor(scale):
-            scale = torch.full_like(s[:, :1], scale).expand(-1, self.weight.shape[0])
+            scale = torch.full_like(s[:, :1], scale).expand(-1, self.weight_square_sum.shape[0])
         b = x.shape[0]
         if b == 1 and self.weight.numel() <= x[0].numel():
-            weight = self.weight * (scale[0][:, None] * s[0][None, :])[:, :, None, None]
+            factors = torch.outer(s[0], scale[0]) if self.upsample else torch.outer(scale[0], s[0])
+            weight = self.weight * factors[:, :, None, None]
             return self._convolve(x, weight.to(x.dtype), bias.to(x.dtype))
         out = self._convolve(x * s.view(b, -1, 1, 1).to(x.dtype), self.weight.to(x.dtype), None)
         return torch.addcmul(bias.view(1, -1, 1, 1).to(out.dtype), out, scale.view(b, -1, 1, 1).to(out.dtype))
@@ -156,7 +158,7 @@ class FusedStyleConv(nn.Module):
         self.concat = isinstance(style_conv.noise, FeatureConcatInjection)
         self.noise_weight = style_conv.noise.weight if style_conv.noise is not None else None
         bias = style_conv.activate.bias.detach() * self.gain
-        c = self.conv.weight.shape[0]
+        c = self.conv.weight_square_sum.shape[0]
         self.register_buffer('bias', bias[:c].clone())
         self.register_buffer('concat_bias', bias[c:].clone() if self.concat else None)
 
