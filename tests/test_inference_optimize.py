@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from facesr_arch.archs import codeformer_arch
 from facesr_arch.archs.gcfsr_arch import FeatureModulatedStyleConv
 from facesr_arch.archs.stylegan2_arch import ConvLayer, NoiseInjection, StyleConv, ToRGB
 from facesr_arch.inference import fused_layers
@@ -19,6 +20,7 @@ from facesr_arch.benchmark import models as benchmark_models
 TOLERANCE = 1e-4
 METHODS = ['CFGPFSSR', 'GCFSR', 'MPCNet', 'PVFR', 'WNet', 'FaceGFPGAN', 'FaceGPEN', 'FaceCodeFormer']
 STYLEGAN2_BASED = {'CFGPFSSR', 'GCFSR', 'MPCNet', 'PVFR', 'FaceGFPGAN', 'FaceGPEN'}
+FUSED = STYLEGAN2_BASED | {'FaceCodeFormer'}  # CodeFormer: its up-sampling convolutions
 
 
 def randomise_statistics(net):
@@ -65,7 +67,7 @@ def test_optimised_network_matches_trained_one(method):
     assert (folded_bn > 0) == (method in ('WNet', 'CFGPFSSR', 'MPCNet'))
     assert (folded_scales > 0) == (method in STYLEGAN2_BASED)
     fused = [m for m in optimised.modules() if type(m).__module__ == fused_layers.__name__]
-    assert bool(fused) == (method in STYLEGAN2_BASED)
+    assert bool(fused) == (method in FUSED)
     assert not any(isinstance(m, (StyleConv, ToRGB, FeatureModulatedStyleConv)) for m in optimised.modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in optimised.modules()) == bn_before - folded_bn
     for batch, reference in ((2, expected), (1, expected_single)):
@@ -85,7 +87,7 @@ def _layer_outputs(layer, args, channels_last):
 
 
 @pytest.mark.parametrize('kind', ['conv', 'upsample', 'bilinear', 'concat', 'feature', 'to_rgb', 'to_rgb_bilinear',
-                                  'conv_layer', 'conv_layer_down'])
+                                  'conv_layer', 'conv_layer_down', 'nearest_upsample'])
 @pytest.mark.parametrize('batch,size', [(1, 16), (1, 2), (3, 8)])  # weight folded (map > weight) / activations
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_fused_layer_matches_trained_layer(kind, batch, size, channels_last):
@@ -105,9 +107,11 @@ def test_fused_layer_matches_trained_layer(kind, batch, size, channels_last):
     elif kind.startswith('to_rgb'):
         layer = ToRGB(c_in, styles, resample='bilinear' if kind.endswith('bilinear') else 'fir')
         args = [x, style, torch.randn(batch, 3, size // 2 or 1, size // 2 or 1)]
+    elif kind == 'nearest_upsample':
+        layer = codeformer_arch.Upsample(c_in)
     else:
         layer = ConvLayer(c_in, c_out, 3, downsample=kind.endswith('down'))
-    if kind.startswith('conv_layer'):
+    if kind.startswith('conv_layer') or kind == 'nearest_upsample':
         args = [x]
     with torch.no_grad():
         for p in layer.parameters():  # non-trivial biases, noise strengths, styles

@@ -1,5 +1,5 @@
-"""Inference-only forms of the StyleGAN2 layers: the same functions as the trained layers in fewer passes over
-the feature maps. ``optimize.fuse_layers`` swaps them in (``optimize_for_inference``); each is built from a
+"""Inference-only forms of the StyleGAN2 layers and of CodeFormer's up-sampling: the same functions as the trained
+layers in fewer passes over the feature maps (and, for the up-sampling, fewer multiplications). ``optimize.fuse_layers`` swaps them in (``optimize_for_inference``); each is built from a
 trained layer whose equalised-learning-rate scales may already be folded, and keeps its call signature.
 
 What changes (fp32 outputs equal within 1e-4, ``tests/test_inference_optimize.py``):
@@ -14,6 +14,9 @@ What changes (fp32 outputs equal within 1e-4, ``tests/test_inference_optimize.py
     - The remaining terms (noise, GCFSR's encoder shift) are added in place, then one in-place leaky ReLU.
     - ToRGB's 1x1 modulated convolution of a channels_last map is one batched matrix product with the bias.
     - Blurs are depthwise convolutions whose symmetric padding is the convolution's own (no padded copy).
+    - CodeFormer's nearest 2x up-sampling + 3x3 convolution is one 2x2 convolution at the input resolution whose
+      output channels are the four output phases (16 instead of 36 multiply-adds per input pixel and channel
+      pair, no up-sampled copy of the input), then interleaved.
 """
 import math
 
@@ -21,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..archs.codeformer_arch import Upsample as NearestUpsampleConv
 from ..archs.gcfsr_arch import FeatureModulatedStyleConv
 from ..archs.stylegan2_arch import (Blur, EqualConv2d, FeatureConcatInjection, FusedLeakyReLU, NoiseInjection,
                                     ScaledLeakyReLU, StyleConv, ToRGB)
@@ -241,8 +245,44 @@ class FusedToRGB(nn.Module):
         return out
 
 
+# per output phase a (even / odd row) of a nearest 2x up-sampling followed by a 3x3 correlation: the 3x3 taps u
+# that fall on each of the two input rows the phase reads (row i - 1 + a + s for s = 0, 1)
+_NEAREST_PHASE_TAPS = torch.tensor([[[1., 0, 0], [0, 1, 1]], [[1., 1, 0], [0, 0, 1]]])
+
+
+class PolyphaseUpsampleConv(nn.Module):
+    """``conv3x3(nearest_upsample_2x(x))`` (CodeFormer's ``Upsample``, padding 1) as one 2x2 convolution of ``x``
+    (padding 1) with 4 x c_out channels, output phase (a, b) at rows / columns offset by (a, b), interleaved.
+
+    Output row 2i + a reads up-sampled rows 2i + a - 1 .. 2i + a + 1, i.e. input rows i - 1 + a and i + a with
+    the taps summed as :data:`_NEAREST_PHASE_TAPS` says; the same holds for columns."""
+
+    def __init__(self, upsample):
+        super().__init__()
+        conv = upsample.conv
+        with torch.no_grad():
+            taps = _NEAREST_PHASE_TAPS.to(conv.weight)
+            weight = torch.einsum('asu,btv,oiuv->aboist', taps, taps, conv.weight)
+            self.register_buffer('weight', weight.reshape(-1, *weight.shape[3:]).contiguous())
+            self.register_buffer('bias', None if conv.bias is None else conv.bias.detach().repeat(4))
+        self.out_channels = conv.weight.shape[0]
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        phases = F.conv2d(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype), padding=1)
+        c = self.out_channels
+        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        out = x.new_empty(n, c, 2 * h, 2 * w).contiguous(memory_format=layout)
+        for a in (0, 1):
+            for b in (0, 1):
+                phase = 2 * a + b
+                out[:, :, a::2, b::2] = phases[:, phase * c:(phase + 1) * c, a:a + h, b:b + w]
+        return out
+
+
 def fuse_layers(net):
-    """Replace the StyleGAN2 layers of ``net`` by their inference forms, in place (weight scales folded or not).
+    """Replace the StyleGAN2 layers and CodeFormer's up-sampling convolutions of ``net`` by their inference forms,
+    in place (weight scales folded or not).
 
     Returns:
         int: Number of layers replaced.
@@ -260,6 +300,8 @@ def fuse_layers(net):
                 fused = FusedStyleConv(child)
             elif isinstance(child, ToRGB):
                 fused = FusedToRGB(child)
+            elif isinstance(child, NearestUpsampleConv):
+                fused = PolyphaseUpsampleConv(child)
             if fused is not None:
                 setattr(module, name, fused)
                 replaced += 1
