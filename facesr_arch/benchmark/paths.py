@@ -114,7 +114,7 @@ def run_paths_benchmark(methods, config='paper', gcfsr_sizes=None, warmup=1, rep
                                                            channels_last=True)
             entry['machine'] = {}
             for name, forward in forwards.items():
-                own = own_conv_rate(record_convolutions(forward), repeats=3)
+                own = own_conv_rate(record_convolutions(forward), repeats=2)
                 entry['machine'][name] = {'own_convs': own, **machine_fractions(
                     entry['gflops'], ms[name], result['machine']['reference_conv'], own)}
             entry['load_average_after'] = [round(v, 2) for v in os.getloadavg()]
