@@ -53,6 +53,10 @@ def run_command(name, argv=None):
 
 
 # the console commands of setup.py, one per module of facesr_arch/cli
+def benchmark():
+    return run_command('benchmark')
+
+
 def calculate_metrics():
     return run_command('calculate_metrics')
 

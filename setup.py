@@ -61,6 +61,7 @@ setup(
     py_modules=['facesr_commands'],
     entry_points={'console_scripts': [
         'facesr-inference=facesr_commands:inference',
+        'facesr-benchmark=facesr_commands:benchmark',
         'facesr-metrics=facesr_commands:calculate_metrics',
         'facesr-compare-grid=facesr_commands:compare_grid',
         'facesr-convert-weights=facesr_commands:convert_weights',

@@ -188,6 +188,12 @@ def test_model_benchmark_tiny_plumbing(monkeypatch):
                                                    repeats=1, train_step=True, train_iterations=1,
                                                    reference='gfpgan')
     entry = result['results'][0]
+    assert {'reference_conv', 'reference_conv_end'} <= set(result['machine'])
+    assert result['machine']['reference_conv']['gflops'] == pytest.approx(2 * 256 * 256 * 9 * 128 * 128 / 1e9, rel=1e-3)
+    machine = entry['machine']
+    assert machine['own_convs']['calls'] >= machine['own_convs']['shapes'] > 0
+    assert machine['own_convs']['gflops'] > 0 and machine['achieved_gflop_per_s'] > 0
+    assert machine['fraction_of_reference_conv'] > 0 and machine['fraction_of_own_convs'] > 0
     net = benchmark_models.build_generator(benchmark_models.method_options('WNet', 'tiny')['network_g'])
     assert entry['params_total'] == sum(p.numel() for p in net.parameters())
     assert entry['gflops'] > 0 and set(entry['inference']) == {1, 2}
@@ -196,6 +202,44 @@ def test_model_benchmark_tiny_plumbing(monkeypatch):
     assert 'not importable' in result['reference']['skipped'] and 'latency_ratio_to_reference' not in entry
     table = benchmark_models.markdown_table(result)
     assert table.startswith('| Method |') and '| WNet | tiny | 128 -> 128 |' in table
+    assert 'of reference conv / of own convs' in table and 'Reference convolution (3x3 conv, 256' in table
+
+
+def test_convolution_recorder_counts_functional_convolutions():
+    """Every convolution call is recorded with its shape (functional, transposed and depthwise ones included) and
+    the FLOPs per call agree with torch's flop counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from facesr_arch.benchmark import machine
+    layer = stylegan2_arch.StyleConv(4, 6, 3, 8, sample_mode='upsample').eval()
+    x, style = torch.randn(1, 4, 8, 8), torch.randn(1, 8)
+    calls = machine.record_convolutions(lambda: layer(x, style))
+    kinds = sorted((key[6], key[8] > 1) for key in calls)  # (transposed, depthwise)
+    assert kinds == [(False, True), (True, False)] and sum(calls.values()) == 2  # transposed conv + blur
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        layer(x, style)
+    conv_ops = {k: v for k, v in counter.get_flop_counts()['Global'].items() if 'convolution' in str(k)}
+    total = 0
+    for key, count in calls.items():
+        flops, seconds = machine.time_convolution(key, repeats=1)
+        assert seconds > 0
+        total += count * flops
+    assert total == sum(conv_ops.values())
+
+
+def test_paths_benchmark_tiny_plumbing():
+    """benchmark.py paths on GCFSR's tiny configuration: the three variants timed, ratios, the optimised output
+    equal to the plain one, the machine-relative figure of each variant, the table (numbers not checked)."""
+    from facesr_arch.benchmark import paths
+    result = paths.run_paths_benchmark(['GCFSR'], config='tiny', warmup=0, repeats=1)
+    entry = result['results'][0]
+    assert set(entry['latency_ms']) == {'plain', 'optimised', 'official'}
+    assert set(entry['ratios']) == {'optimised_to_plain', 'optimised_to_official', 'plain_to_official'}
+    assert entry['optimised_vs_plain']['max_abs'] < TOLERANCE
+    assert set(entry['machine']) == set(entry['latency_ms'])
+    assert all(m['fraction_of_reference_conv'] > 0 for m in entry['machine'].values())
+    assert result['machine']['reference_conv_end']['gflop_per_s'] > 0
+    assert paths.markdown_table(result).splitlines()[2].startswith('| GCFSR | 64 |')
 
 
 def test_paper_configurations_counted_on_meta_device():

@@ -11,6 +11,10 @@ Exact rewrites (fp32 outputs equal within 1e-4, ``tests/test_inference_optimize.
     - The equalised-learning-rate scales of StyleGAN2 layers (weights multiplied by 1/sqrt(fan_in) and
       ``lr_mul`` at every forward so that Adam sees unit-variance parameters) are multiplied into the
       stored weights once.
+    - The StyleGAN2 layers (``ConvLayer``, ``StyleConv``, GCFSR's ``FeatureModulatedStyleConv``, ``ToRGB``)
+      are replaced by inference forms that compute them in fewer passes over the feature maps: modulation,
+      demodulation, output scales, gains and biases folded into the weights once per call or into one
+      epilogue pass (``archs/fused_layers.py``).
     - channels_last memory format of the convolution weights (and of the inputs, see ``to_channels_last``).
 Approximate, opt-in: autocast (bf16 / fp16), whose tolerance is documented in the README; ``torch.compile``.
 
@@ -20,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .fused_layers import fuse_layers
 from .stylegan2_arch import EqualConv2d, EqualLinear, ModulatedConv2d
 
 
@@ -144,8 +149,8 @@ def optimize_for_inference(net, channels_last=True, fold=True, compile_net=False
     Args:
         net (nn.Module): The network, weights loaded.
         channels_last (bool): channels_last convolution weights; feed channels_last inputs too. Default: True.
-        fold (bool): Bake parametrizations, fold BatchNorm and equalised-learning-rate scales into the weights.
-            Default: True.
+        fold (bool): Bake parametrizations, fold BatchNorm and equalised-learning-rate scales into the weights,
+            and swap in the fused StyleGAN2 layers. Default: True.
         compile_net (bool): Return ``torch.compile(net)``. Default: False.
 
     Returns:
@@ -156,6 +161,7 @@ def optimize_for_inference(net, channels_last=True, fold=True, compile_net=False
         bake_parametrizations(net)
         fold_batch_norms(net)
         fold_weight_scales(net)
+        fuse_layers(net)
     net.requires_grad_(False)
     if channels_last:
         to_channels_last(net)

@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..archs.optimize import optimize_for_inference
 from ..inference.specs import Controls, condition_tensor, get_spec
 from .configs import BASELINES, LARGE_OPTIONS, METHODS, PAPER_OPTIONS, method_options  # noqa: F401  (re-exported)
+from .machine import machine_fractions, own_conv_rate, record_convolutions, reference_conv_rate
 from .timing import PeakMemory, time_calls
 from .training import training_cost
 
@@ -157,7 +158,7 @@ def gfpgan_reference():
 def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch_sizes=(1, ), warmup=1, repeats=3,
                          channels_last=False, fold=False, autocast=None, compile_net=False, train_step=False, train_batch=2,
                          train_iterations=4, reference=None, train_data=None, train_workers=None,
-                         degradation_on_device=False):
+                         degradation_on_device=False, machine=True):
     """All model numbers as one JSON-serialisable dict.
 
     Args:
@@ -180,6 +181,10 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
             training dataset (``benchmark.training.training_cost``); None: in-memory random batches.
         train_workers (int | None): Loader workers of the real-data measurement (default: the option file's).
         degradation_on_device (bool): Blind degradations on the training device in the real-data measurement.
+        machine (bool): Also measure the machine's reference convolution rate (at the start and the end of the
+            run) and each network's own convolution shapes one by one, and report each entry's achieved rate as
+            fractions of both (``benchmark/machine.py``; at the first batch size; not with ``compile_net``).
+            Default: True.
     """
     device = torch.device(device)
     result = {'device': str(device), 'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
@@ -191,6 +196,8 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
               'results': []}
     if device.type == 'cuda':
         result['gpu'] = torch.cuda.get_device_name(device)
+    if machine:
+        result['machine'] = {'reference_conv': reference_conv_rate(repeats=max(repeats, 3), device=device)}
     reference_ms = None
     if reference == 'gfpgan':
         net, reason = gfpgan_reference()
@@ -221,8 +228,14 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
             entry.update(in_size=in_size, out_size=out_size, gflops=round(count_flops(method, block) / 1e9, 3))
             torch.manual_seed(0)
             net = prepare_network(build_generator(block), device, channels_last, compile_net, fold)
-            entry['inference'] = inference_cost(method_forward_factory(method, net, device, channels_last),
-                                                batch_sizes, device, warmup, repeats, channels_last, autocast)
+            factory = method_forward_factory(method, net, device, channels_last)
+            entry['inference'] = inference_cost(factory, batch_sizes, device, warmup, repeats, channels_last, autocast)
+            if machine and not compile_net:  # a dispatch mode inside a compiled graph would record nothing useful
+                batch = batch_sizes[0]
+                own = own_conv_rate(record_convolutions(factory(batch)), repeats=max(repeats, 1), device=device)
+                entry['machine'] = {'own_convs': own, **machine_fractions(
+                    entry['gflops'] * batch, entry['inference'][batch]['latency_ms'],
+                    result['machine']['reference_conv'], own)}
             if channels_last or fold or autocast or compile_net:
                 torch.manual_seed(0)
                 reference_net = prepare_network(build_generator(block), device)
@@ -250,6 +263,8 @@ def run_models_benchmark(methods, configs=('tiny', 'paper'), device='cpu', batch
         for entry in result['results']:
             entry['latency_ratio_to_reference'] = round(entry['inference'][batch_sizes[0]]['latency_ms'] / reference_ms,
                                                         3)
+    if machine:
+        result['machine']['reference_conv_end'] = reference_conv_rate(repeats=max(repeats, 3), device=device)
     result['load_average_end'] = [round(v, 2) for v in os.getloadavg()]
     return result
 
@@ -264,6 +279,9 @@ def markdown_table(result):
     reference = result.get('reference', {})
     if 'inference' in reference:
         head.append('Latency / GFPGAN')
+    machine = 'machine' in result
+    if machine:
+        head.append('GFLOP/s achieved (of reference conv / of own convs)')
     deviation = any('deviation_from_fp32' in entry for entry in result['results'])
     if deviation:
         head.append('Max abs diff / PSNR vs fp32')
@@ -278,6 +296,12 @@ def markdown_table(result):
                f"{train['ema_ms']:.2f}" if train.get('ema_ms') is not None else '-']
         if 'inference' in reference:
             row.append(f"{entry['latency_ratio_to_reference']:.2f}")
+        if machine and 'machine' not in entry:
+            row.append('-')
+        elif machine:
+            m = entry['machine']
+            own = '-' if m['fraction_of_own_convs'] is None else f"{100 * m['fraction_of_own_convs']:.0f}%"
+            row.append(f"{m['achieved_gflop_per_s']:.1f} ({100 * m['fraction_of_reference_conv']:.0f}% / {own})")
         if deviation:
             d = entry.get('deviation_from_fp32')
             row.append('-' if d is None else f"{d['max_abs']:.2g} / " + ('equal' if d['psnr_db'] is None
@@ -287,6 +311,11 @@ def markdown_table(result):
     notes = [f"Device: {result['device']}{' (' + result['gpu'] + ')' if 'gpu' in result else ''}, torch "
              f"{result['torch']}, {result['torch_threads']} threads, load average {result['load_average'][0]} at start;"
              f" options {result['options']}."]
+    if machine:
+        start, end = result['machine']['reference_conv'], result['machine']['reference_conv_end']
+        notes.append(f"Reference convolution ({start['shape']}): {start['gflop_per_s']:.1f} GFLOP/s at the start of "
+                     f"the run, {end['gflop_per_s']:.1f} at the end; own convs: each network's convolution shapes "
+                     'timed one by one.')
     if reference:
         notes.append(f"Reference {reference['name']}: " + (
             reference['skipped'] if 'skipped' in reference else f"{reference['inference'][first]['latency_ms']:.1f} ms "
