@@ -26,19 +26,10 @@ import torch
 from basicsr.utils import get_root_logger
 
 from ..archs.optimize import to_channels_last
+from ..utils.options import PRECISION_MODES, check_precision_options
 
-MIXED_PRECISION = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-def check_precision_options(train_opt, where='train'):
-    """Raise ValueError unless ``mixed_precision`` is one of :data:`MIXED_PRECISION` (or absent / null) and
-    ``channels_last`` a bool (or absent / null)."""
-    mode = train_opt.get('mixed_precision')
-    if mode is not None and (not isinstance(mode, str) or mode not in MIXED_PRECISION):
-        raise ValueError(f"{where}.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {mode!r}")
-    layout = train_opt.get('channels_last')
-    if layout is not None and not isinstance(layout, bool):
-        raise ValueError(f'{where}.channels_last must be true or false, got {layout!r}')
+# train.mixed_precision (the option checker, utils/options.py, validates it) -> autocast dtype
+MIXED_PRECISION = dict(zip(PRECISION_MODES, (None, torch.bfloat16, torch.float16)))
 
 
 class TrainingPrecision:

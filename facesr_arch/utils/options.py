@@ -30,6 +30,8 @@ BASICSR_DATASET_KEYS = {
 BASICSR_TRAIN_KEYS = {'total_iter', 'warmup_iter', 'scheduler', 'optim_g', 'optim_d', 'ema_decay'}
 # keys every facesr_arch model reads from the train block (models/precision.py)
 PRECISION_TRAIN_KEYS = {'mixed_precision', 'channels_last'}
+# train.mixed_precision: float32 (the papers'), bfloat16 or float16 autocast (models/precision.py)
+PRECISION_MODES = ('none', 'bf16', 'fp16')
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
     'dist_params', 'find_unused_parameters', 'is_train', 'dist', 'rank', 'world_size', 'auto_resume', 'sync_bn',
@@ -155,18 +157,16 @@ def _check_scheduler(train):
                 check_number(value, f'train.scheduler.{key}[{i}]', 0, True)
 
 
-def _check_precision(train):
-    """``mixed_precision`` among none / bf16 / fp16 (with the closest name for a misspelling), ``channels_last``
-    true or false."""
-    from ..models.precision import MIXED_PRECISION, check_precision_options
+def check_precision_options(train):
+    """``mixed_precision`` among :data:`PRECISION_MODES` (with the closest name for a misspelling) or null,
+    ``channels_last`` true, false or null."""
     mode = train.get('mixed_precision')
-    if isinstance(mode, str) and mode not in MIXED_PRECISION:
-        raise OptionError(f"train.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {mode!r}"
-                          f'{did_you_mean(mode, MIXED_PRECISION)}')
-    try:
-        check_precision_options(train)
-    except ValueError as err:
-        raise OptionError(str(err)) from None
+    if mode is not None and (not isinstance(mode, str) or mode not in PRECISION_MODES):
+        raise OptionError(f"train.mixed_precision must be one of {', '.join(PRECISION_MODES)}, got {mode!r}"
+                          f'{did_you_mean(str(mode), PRECISION_MODES)}')
+    layout = train.get('channels_last')
+    if layout is not None and not isinstance(layout, bool):
+        raise OptionError(f'train.channels_last must be true or false, got {layout!r}')
 
 
 def _check_val(val):
@@ -366,7 +366,7 @@ def validate_options(opt, is_train=True):
         own_keys = getattr(model_cls, 'train_option_keys', None)
         if own_keys is not None:
             _unknown(train, own_keys | BASICSR_TRAIN_KEYS | PRECISION_TRAIN_KEYS, f"train ({opt['model_type']})")
-        _check_precision(train)
+        check_precision_options(train)
         _check_optimizers(train)
         _check_scheduler(train)
         if train.get('ema_decay') is not None:
