@@ -2,14 +2,11 @@
 training dataset on the real FFHQ faces, BasicSR's dataloader, generated sidecars, the on-device degradation
 toggle. Tiny configurations, one timed iteration; the numbers themselves are not checked."""
 import json
-import os
-import sys
 
 import pytest
 import torch
 
 from facesr_arch.benchmark.training import training_cost
-from helpers import REPO
 
 CPU = torch.device('cpu')
 TIMES = ('iter_ms', 'step_ms', 'data_wait_ms', 'loader_wait_ms', 'feed_data_ms')
@@ -67,8 +64,7 @@ def test_in_memory_batches_are_model_cost_only():
 
 def test_models_command_options(ffhq_dir, tmp_path, capsys):
     """scripts/benchmark.py models passes the training-data options through and records them."""
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
-    import benchmark
+    from facesr_arch.cli import benchmark
     with pytest.raises(SystemExit):
         benchmark.main(['models', '--degradation-on-device'])
     assert '--train-data' in capsys.readouterr().err

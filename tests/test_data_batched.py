@@ -43,8 +43,9 @@ def test_on_device_dataset_feeds_the_model(ffhq_small_dir):
            'degradation_on_device': True}
     batch = default_collate([FaceDegradedPairDataset(opt)[i] for i in range(3)])
     assert 'lq' not in batch and batch['degradation']['kernel'].shape == (3, 41, 41)
-    model = FaceBaseModel.__new__(FaceBaseModel)  # feed_data needs only the device
-    model.device = torch.device('cpu')
+    from facesr_arch.models.precision import TrainingPrecision
+    model = FaceBaseModel.__new__(FaceBaseModel)  # feed_data needs only the device and the precision
+    model.device, model.precision = torch.device('cpu'), TrainingPrecision(None)
     model.feed_data(batch)
     assert model.lq.shape == model.gt.shape == (3, 3, 64, 64)
     assert -1 <= model.lq.min() and model.lq.max() <= 1 and not torch.equal(model.lq, model.gt)

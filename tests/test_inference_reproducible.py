@@ -11,7 +11,7 @@ from facesr_arch.archs.gcfsr_arch import GCFSR
 from facesr_arch.cli import inference as cli
 from facesr_arch.toolkit.checkpoints import NETWORK_KEY
 
-TINY = {'out_size': 64, 'narrow': 0.0625, 'num_style_feat': 32}
+TINY = {'out_size': 128, 'narrow': 0.0625, 'num_style_feat': 32}
 
 
 def noisy_checkpoint(path):
@@ -43,25 +43,25 @@ def read_bytes(folder):
 
 def test_same_seed_same_bytes(tmp_path, capsys):
     weights = noisy_checkpoint(tmp_path / 'g.pth')
-    inputs = faces(tmp_path / 'in', [16, 8])
+    inputs = faces(tmp_path / 'in', [32, 16])
     for name, seed in (('a', '3'), ('b', '3'), ('c', '4')):
         assert restore(weights, inputs, tmp_path / name, '--seed', seed, '--batch-size', '2') == 0
     a, b, c = (read_bytes(tmp_path / name) for name in 'abc')
     assert len(a) == 2 and a == b and a != c
     out = capsys.readouterr().out
     assert 'seed 3)' in out
-    assert 'GCFSR: 16 px inputs -> bicubic to 64 px; factor s = 4 (output 64 px / input 16 px); condition fed = ' \
+    assert 'GCFSR: 32 px inputs -> bicubic to 128 px; factor s = 4 (output 128 px / input 32 px); condition fed = ' \
            '0.0625' in out
-    assert 'GCFSR: 8 px inputs -> bicubic to 64 px; factor s = 8 (output 64 px / input 8 px); condition fed = 0.125' \
-        in out
+    assert 'GCFSR: 16 px inputs -> bicubic to 128 px; factor s = 8 (output 128 px / input 16 px); condition fed = ' \
+           '0.125' in out
 
 
 def test_lq_at_the_output_size_is_refused_unless_its_factor_is_given(tmp_path, capsys):
     weights = noisy_checkpoint(tmp_path / 'g.pth')
-    inputs = faces(tmp_path / 'in', [64])
+    inputs = faces(tmp_path / 'in', [128])
     assert restore(weights, inputs, tmp_path / 'out') == 1
     out = capsys.readouterr().out
-    assert ("face_64: 64 px input is already at GCFSR's output size (64 px), so its factor is unknown: give "
+    assert ("face_128: 128 px input is already at GCFSR's output size (128 px), so its factor is unknown: give "
             '--upscale F (the factor it was downscaled by) or --strength S') in out
     assert restore(weights, inputs, tmp_path / 'out_x16', '--upscale', '16') == 0  # other settings: own folder
     assert 'factor s = 16 (--upscale); condition fed = 0.25' in capsys.readouterr().out

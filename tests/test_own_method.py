@@ -88,7 +88,8 @@ def test_reproduce_measures_it_beside_the_paper_rows(own_method, ffhq_small_dir,
     out = tmp_path / 'reproduce'
     assert reproduce.main(['--paper', 'wnet', '--table', '3', '--out', str(out), '--device', 'cpu', '--hq',
                            ffhq_small_dir, '--max-images', '1', '--checkpoint', f'TinyOwnSR={own_method["weights"]}',
-                           '--checkpoint-opt', f'TinyOwnSR={own_method["opt"]}']) == 0
+                           '--checkpoint-opt', f'TinyOwnSR={own_method["opt"]}',
+                           '--checkpoint-scale', 'TinyOwnSR=4']) == 0
     with open(out / 'wnet_table3' / 'table.json') as f:
         rows = {r['method']: r for r in json.load(f)['rows']}
     mine = rows['TinyOwnSR']

@@ -162,8 +162,10 @@ class _Model:
     check_nonfinite = FaceBaseModel.check_nonfinite
 
     def __init__(self):
+        from facesr_arch.models.precision import TrainingPrecision
         self.opt, self.device = {'dist': False}, torch.device('cpu')
         self._pending_finite = []
+        self.precision = TrainingPrecision(None)
 
 
 def test_lazy_loss_log_matches_item_logging(monkeypatch):

@@ -279,6 +279,7 @@ def test_user_pairs_are_a_test_set(ffhq_small_dir, tmp_path, capsys):
     assert isinstance(row['measured']['psnr'], float)
     (lq / '00000009.png').write_bytes((lq / '00000000.png').read_bytes())
     capsys.readouterr()
+    args.append('--overwrite')  # the table folder of the first run exists
     assert reproduce.main(args + ['--pairs', str(lq), str(gt)]) == 2
     assert '1 LQ images without GT (first: 00000009)' in capsys.readouterr().err
     assert reproduce.main(args + ['--pairs', f'helen={lq}', str(gt)]) == 2
