@@ -13,6 +13,7 @@ from ..metrics.catalog import METRICS
 from ..metrics.html_report import FILES, GALLERY, gallery_html, page, settings_html, url
 from ..metrics.report import package_versions
 from ..toolkit.outputs import atomic_write_text
+from .tables import format_cell
 
 
 def lower_better(metric):
@@ -32,14 +33,6 @@ def difference_class(difference, paper, metric):
     better = (difference < 0) == direction
     relative = abs(difference) / abs(paper) if paper else 1.0
     return ('better' if better else 'worse'), min(0.85, 0.15 + 10 * relative)
-
-
-def _number(value, decimals, signed=False):
-    if value is None:
-        return '-'
-    if isinstance(value, float) and math.isinf(value):
-        return '∞' if value > 0 else '-∞'
-    return f'{value:+.{decimals}f}' if signed else f'{value:.{decimals}f}'
 
 
 def table_html(table, result, decimals):
@@ -65,7 +58,7 @@ def table_html(table, result, decimals):
             cells.append(f'<td class="text">{source}</td>')
             for col, digits in zip(cols, decimals):
                 value = values.get(col.key)
-                text = _number(value, digits, signed=source == 'difference')
+                text = format_cell(value, digits, signed=source == 'difference')
                 if source == 'difference':
                     cls, alpha = difference_class(value, (row['paper'] or {}).get(col.key), col.metric)
                     style = f' class="{cls}" style="--a:{alpha:.2f}"' if cls else ''

@@ -45,7 +45,7 @@ from ..toolkit.outputs import atomic_write_bytes, check_output, staged_folder, w
 from .figures import plot_sweep
 from .report_html import write_reproduce_html
 from .selection import paired_sets, rows_on, split_row_name
-from .tables import EXTRA_METRICS
+from .tables import EXTRA_METRICS, format_cell
 
 # ``--checkpoint NAME=PATH`` where the checkpoint holds no network description: ``--checkpoint-opt NAME=OPT``
 NEEDS_OPT = ('{path} does not describe its network (no {key!r} entry): give its option file with '
@@ -591,14 +591,6 @@ def _decimals(table, column):
     return METRICS[column.metric].decimals if column.metric in METRICS else 3
 
 
-def _cell(value, decimals, signed=False):
-    if value is None:
-        return '-'
-    if isinstance(value, float) and math.isinf(value):
-        return '∞' if value > 0 else '-∞'
-    return f'{value:+.{decimals}f}' if signed else f'{value:.{decimals}f}'
-
-
 def markdown(table, result):
     """The table as markdown: each paper row, then its measured row and the difference, then unpaired rows."""
     cols = table.columns
@@ -618,7 +610,7 @@ def markdown(table, result):
         if row.get('difference') is not None:
             sources.append(('difference', row['difference'], True))
         for i, (source, values, signed) in enumerate(sources):
-            cells = [_cell(values.get(c.key), d, signed) for c, d in zip(cols, decimals)]
+            cells = [format_cell(values.get(c.key), d, signed) for c, d in zip(cols, decimals)]
             lines.append('| ' + ' | '.join((prefix if i == 0 else [''] * len(prefix)) + [source] + cells) + ' |')
     lines += ['', f'Protocol: {table.dataset}; {table.resolution} px; {table.degradation}.']
     if table.protocol_note:

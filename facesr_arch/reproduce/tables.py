@@ -253,3 +253,13 @@ def _parse_groups(where, block, rows):
     if groups and set(names) != {r.group for r in rows}:
         raise TableError(f'{where}: groups {names} must list every row group {sorted({str(r.group) for r in rows})}')
     return [dict(g) for g in groups]
+
+
+def format_cell(value, decimals, signed=False):
+    """A table cell as printed: '-' for no value, the infinities as symbols, else ``decimals`` digits (with its
+    sign when ``signed``, for differences)."""
+    if value is None:
+        return '-'
+    if isinstance(value, float) and math.isinf(value):
+        return '∞' if value > 0 else '-∞'
+    return f'{value:+.{decimals}f}' if signed else f'{value:.{decimals}f}'
