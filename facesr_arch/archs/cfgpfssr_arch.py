@@ -144,8 +144,10 @@ class CFGPFSSR(nn.Module):
             pixel shuffle; a separate output conv). See the module docstring for the evidence. Default: 'glean'.
     """
 
-    # options naming files loaded at construction; a trained checkpoint holds those weights (toolkit.checkpoints)
-    pretrained_file_options = (('prior_path', ), ('parser_opt', 'weights_path'))
+    # the files loaded at construction: (option path, what it is, the switch that builds it, on by default); a
+    # trained checkpoint holds their weights (toolkit.checkpoints), a launch without them is refused (models/priors.py)
+    pretrained_file_options = ((('prior_path', ), 'frozen StyleGAN2 prior', None),
+                               (('parser_opt', 'weights_path'), 'frozen face parsing network', 'use_parsing'))
 
     def __init__(self, out_size=1024, in_size=64, num_style_feat=512, channel_multiplier=2, narrow=1.0,
                  num_rrdb_feat=64, num_rrdb_block=23, num_rrdb_grow=32, prior_path=None, prior_num_mlp=8,

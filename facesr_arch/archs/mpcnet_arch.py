@@ -253,8 +253,10 @@ class MPCNet(nn.Module):
         use_spectral_norm (bool): Spectral normalisation on the trained convolutions. Default: True.
     """
 
-    # options naming files loaded at construction; a trained checkpoint holds those weights (toolkit.checkpoints)
-    pretrained_file_options = (('gan_prior_path', ), ('parsing_prior_path', ))
+    # the files loaded at construction: (option path, what it is, the switch that builds it, on by default); a
+    # trained checkpoint holds their weights (toolkit.checkpoints), a launch without them is refused (models/priors.py)
+    pretrained_file_options = ((('gan_prior_path', ), 'frozen noise-free StyleGAN2 prior', 'use_gan_prior'),
+                               (('parsing_prior_path', ), 'frozen face parsing prior', 'use_parsing_prior'))
 
     def __init__(self, out_size=512, num_style_feat=512, channel_multiplier=1, narrow=0.5, gan_num_mlp=8,
                  num_group_blocks=2, num_latent_mlp=4, num_rcab=2, softmax_axis='source', use_gan_prior=True,

@@ -152,8 +152,9 @@ class PVFR(nn.Module):
             loading a whole PVFR checkpoint afterwards (testing, resuming). Default: None.
     """
 
-    # options naming files loaded at construction; a trained checkpoint holds those weights (toolkit.checkpoints)
-    pretrained_file_options = (('prior_path', ), )
+    # the files loaded at construction: (option path, what it is, the switch that builds it); a trained
+    # checkpoint holds their weights (toolkit.checkpoints), a launch without them is refused (models/priors.py)
+    pretrained_file_options = ((('prior_path', ), 'StyleGAN2 prior (fine-tuned)', None), )
 
     def __init__(self, out_size=512, num_style_feat=512, num_mlp=8, channel_multiplier=2, narrow=1.0,
                  resample_kernel=(1, 3, 3, 1), encoder_mmrb_per_scale=1, decoder_mmrb_per_scale=0,

@@ -19,14 +19,6 @@ from ..toolkit.errors import UserError
 # top-level option that lets pretrained parts without a file keep random weights
 RANDOM_PRIORS_KEY = 'random_priors'
 
-# network_g type -> (constructor key enabling the part or None, default, option path of its file, what it is)
-NETWORK_PARTS = {
-    'CFGPFSSR': [(None, True, ('prior_path', ), 'frozen StyleGAN2 prior'),
-                 ('use_parsing', True, ('parser_opt', 'weights_path'), 'frozen face parsing network')],
-    'MPCNet': [('use_gan_prior', True, ('gan_prior_path', ), 'frozen noise-free StyleGAN2 prior'),
-               ('use_parsing_prior', True, ('parsing_prior_path', ), 'frozen face parsing prior')],
-    'PVFR': [(None, True, ('prior_path', ), 'StyleGAN2 prior (fine-tuned)')],
-}
 # loss type -> what its pretrained network is ({vgg_type} filled from the block, default vgg19 / vgg16)
 LOSS_PARTS = {
     'FacePerceptualLoss': ('vgg16', 'frozen {vgg_type} (perceptual loss)'),
@@ -56,6 +48,16 @@ def _get(block, keys):
     return block
 
 
+def network_pretrained_files(network_type):
+    """The architecture's ``pretrained_file_options``: (option path, what it is, enabling switch or None) per
+    file it loads at construction; none for an unknown or unregistered type."""
+    from basicsr.utils.registry import ARCH_REGISTRY
+    try:
+        return getattr(ARCH_REGISTRY.get(network_type), 'pretrained_file_options', ())
+    except KeyError:
+        return ()
+
+
 def pretrained_parts(opt, is_train):
     """The pretrained parts ``opt`` builds: those of ``network_g`` and, when training, of the loss networks.
 
@@ -69,8 +71,8 @@ def pretrained_parts(opt, is_train):
     parts = []
     network = opt.get('network_g') or {}
     checkpoint = (opt.get('path') or {}).get('pretrain_network_g')
-    for enable, default, keys, what in NETWORK_PARTS.get(network.get('type'), ()):
-        if enable is None or network.get(enable, default):
+    for keys, what, switch in network_pretrained_files(network.get('type')):
+        if switch is None or network.get(switch, True):  # every such switch is on by default
             parts.append(PretrainedPart(what, 'network_g.' + '.'.join(keys), _get(network, keys), checkpoint))
     if is_train:
         for key, block in (opt.get('train') or {}).items():

@@ -252,9 +252,9 @@ def _architecture(name):
 def portable_network(block):
     """A network block as a checkpoint stores it: plain values, pretrained-file options set to None.
 
-    An architecture lists the options that name files it loads while training starts (StyleGAN2 prior,
-    parsing network) in its class attribute ``pretrained_file_options`` (paths into the options, e.g.
-    ``('parser_opt', 'weights_path')``); a trained checkpoint holds those weights too, so inference needs only
+    An architecture lists the files it loads while training starts (StyleGAN2 prior, parsing network) in its
+    class attribute ``pretrained_file_options``: entries whose first item is the path into the options, e.g.
+    ``('parser_opt', 'weights_path')``; a trained checkpoint holds those weights too, so inference needs only
     the checkpoint.
 
     Args:
@@ -268,7 +268,7 @@ def portable_network(block):
         paths = getattr(_architecture(block['type']), 'pretrained_file_options', ())
     except KeyError:  # not registered: nothing known to clear
         paths = ()
-    for key_path in paths:
+    for key_path, *_ in paths:
         parent = block
         for key in key_path[:-1]:
             parent = parent.get(key) if isinstance(parent, dict) else None
