@@ -118,8 +118,8 @@ def test_torchrun_two_cpu_processes(ffhq_small_lmdb, workdir):
 def test_lazy_reg_correction(tmp_path):
     """``lazy_reg_correction``: the release's optimisers (lr * k/(k+1), betas ** (k/(k+1)); G k = 4, D k = 16);
     off by default (the paper's lr)."""
-    from facesr_arch.benchmark import models as benchmark_models, training as benchmark_training
-    opt = benchmark_models.method_options('GCFSR', 'tiny')
+    from facesr_arch.benchmark import configs as benchmark_configs, training as benchmark_training
+    opt = benchmark_configs.method_options('GCFSR', 'tiny')
     plain = benchmark_training.build_model(opt, torch.device('cpu'), str(tmp_path))
     assert [plain.optimizer_g.param_groups[0][k] for k in ('lr', 'betas')] == [2e-3, (0.0, 0.99)]
     opt = deep_update(opt, {'train': {'lazy_reg_correction': True}})

@@ -15,7 +15,7 @@ from facesr_arch.archs.stylegan2_arch import ConvLayer, NoiseInjection, StyleCon
 from facesr_arch.archs import fused_layers
 from facesr_arch.archs.optimize import (bake_parametrizations, fold_batch_norms, fold_weight_scales,
                                       optimize_for_inference, to_channels_last)
-from facesr_arch.benchmark import models as benchmark_models
+from facesr_arch.benchmark import configs as benchmark_configs, models as benchmark_models
 
 TOLERANCE = 1e-4
 METHODS = ['CFGPFSSR', 'GCFSR', 'MPCNet', 'PVFR', 'WNet', 'FaceGFPGAN', 'FaceGPEN', 'FaceCodeFormer']
@@ -51,7 +51,7 @@ def outputs(method, net, batch=2):
 @pytest.mark.parametrize('method', METHODS)
 def test_optimised_network_matches_trained_one(method):
     torch.manual_seed(0)
-    net = benchmark_models.build_generator(benchmark_models.method_options(method, 'tiny')['network_g']).eval()
+    net = benchmark_models.build_generator(benchmark_configs.method_options(method, 'tiny')['network_g']).eval()
     randomise_statistics(net)
     expected, expected_single = outputs(method, net), outputs(method, net, batch=1)
     optimised = copy.deepcopy(net)

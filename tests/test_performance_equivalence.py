@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from facesr_arch.archs import stylegan2_arch
 from facesr_arch.archs.stylegan2_arch import FaceStyleGAN2Generator, ModulatedConv2d, make_resample_kernel
 from facesr_arch.models.base import FaceBaseModel, LazyLossLog
-from facesr_arch.benchmark import models as benchmark_models
+from facesr_arch.benchmark import configs as benchmark_configs, models as benchmark_models
 from helpers import record_host_reads
 
 TOLERANCE = 1e-4
@@ -129,7 +129,7 @@ def reference_stylegan2(monkeypatch):
 @pytest.mark.parametrize('batch', [1, 2])
 def test_networks_unchanged_by_optimised_paths(method, batch, reference_stylegan2):
     """Every StyleGAN2-based method's tiny network gives the same fp32 output with the optimised and the former blocks."""
-    block = benchmark_models.method_options(method, 'tiny')['network_g']
+    block = benchmark_configs.method_options(method, 'tiny')['network_g']
     torch.manual_seed(0)
     net = benchmark_models.prepare_network(benchmark_models.build_generator(block), torch.device('cpu'))
     forward = benchmark_models.method_forward_factory(method, net, torch.device('cpu'))(batch)
@@ -196,7 +196,7 @@ def test_model_benchmark_tiny_plumbing(monkeypatch):
     assert machine['own_convs']['calls'] >= machine['own_convs']['shapes'] > 0
     assert machine['own_convs']['gflops'] > 0 and machine['achieved_gflop_per_s'] > 0
     assert machine['fraction_of_reference_conv'] > 0 and machine['fraction_of_own_convs'] > 0
-    net = benchmark_models.build_generator(benchmark_models.method_options('WNet', 'tiny')['network_g'])
+    net = benchmark_models.build_generator(benchmark_configs.method_options('WNet', 'tiny')['network_g'])
     assert entry['params_total'] == sum(p.numel() for p in net.parameters())
     assert entry['gflops'] > 0 and set(entry['inference']) == {1, 2}
     assert entry['train']['iter_ms'] > 0 and 0 <= entry['train']['data_wait_share'] < 1
@@ -246,13 +246,13 @@ def test_paths_benchmark_tiny_plumbing():
 
 def test_paper_configurations_counted_on_meta_device():
     """Paper sizes build on the meta device, so their parameter and FLOP counts cost no memory."""
-    block = benchmark_models.method_options('GCFSR', 'paper')['network_g']
+    block = benchmark_configs.method_options('GCFSR', 'paper')['network_g']
     total, _ = benchmark_models.count_parameters(benchmark_models.build_generator(block, 'meta'))
     assert abs(total / 1e6 - 66.67) < 0.05  # Table 1 (see the option file)
     assert benchmark_models.count_flops('GCFSR', block) > 1e11
 
 
-@pytest.mark.parametrize('method', sorted(benchmark_models.PAPER_OPTIONS))
+@pytest.mark.parametrize('method', sorted(benchmark_configs.PAPER_OPTIONS))
 def test_training_iteration_never_reads_the_device(method, tmp_path, monkeypatch):
     """No host-device synchronisation in a training iteration: ``optimize_parameters`` of every method's real
     model class (tiny configuration, lazy R1 due, in-memory batch) never reads a tensor's value on the host;
@@ -261,7 +261,7 @@ def test_training_iteration_never_reads_the_device(method, tmp_path, monkeypatch
 
     from facesr_arch.benchmark import training as benchmark_training
     from facesr_arch.inference.specs import Controls, get_spec
-    opt = benchmark_models.method_options(method, 'tiny')
+    opt = benchmark_configs.method_options(method, 'tiny')
     if opt['train'].get('r1_reg_weight', 0) > 0:
         opt['train']['net_d_reg_every'] = 2
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ from helpers import REPO
 
 from facesr_arch.data.testset_protocols import PROTOCOLS
 from facesr_arch.reproduce.tables import all_tables, load_paper
-from facesr_arch.benchmark.models import method_options
+from facesr_arch.benchmark.configs import method_options
 from facesr_arch.reproduce.runner import subset_scale
 from facesr_arch.toolkit.checkpoints import NETWORK_KEY, SCALES_KEY
 from facesr_arch.cli import reproduce

@@ -9,7 +9,7 @@ from torch.utils.data import default_collate
 
 import facesr_arch  # noqa: F401  (before basicsr)
 import test_priors_training as priors
-from facesr_arch.benchmark.models import PAPER_OPTIONS, method_options
+from facesr_arch.benchmark.configs import PAPER_OPTIONS, method_options
 from facesr_arch.benchmark.training import InMemoryFaces, build_model
 from facesr_arch.inference.specs import Controls, get_spec
 from facesr_arch.utils.options import OptionError, validate_options

@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..archs.optimize import optimize_for_inference
 from ..inference.specs import Controls, condition_tensor, get_spec
-from .configs import BASELINES, LARGE_OPTIONS, METHODS, PAPER_OPTIONS, method_options  # noqa: F401  (re-exported)
+from .configs import BASELINES, LARGE_OPTIONS, method_options
 from .machine import machine_fractions, own_conv_rate, record_convolutions, reference_conv_rate
 from .timing import PeakMemory, time_calls
 from .training import training_cost

@@ -19,7 +19,8 @@ import torch
 from ..archs.optimize import optimize_for_inference
 from ..inference.specs import Controls, get_spec
 from .machine import machine_fractions, own_conv_rate, record_convolutions, reference_conv_rate
-from .models import build_generator, count_flops, method_forward_factory, method_options, output_deviation
+from .configs import method_options
+from .models import build_generator, count_flops, method_forward_factory, output_deviation
 from .official_gcfsr import OfficialGCFSR
 
 

@@ -121,7 +121,7 @@ def build_parser():
 
 def _check(parser, args):
     """Argument checks that need the method lists (after ``import facesr_arch``)."""
-    from ..benchmark.models import METHODS
+    from ..benchmark.configs import METHODS
     if args.command == 'models':
         args.methods = args.methods or METHODS
         if args.train_data is None and (args.degradation_on_device or args.train_workers is not None):

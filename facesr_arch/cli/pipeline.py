@@ -45,18 +45,15 @@ def _run(phase, argv):
     if any(arg.startswith('--force_yml') for arg in argv):
         raise UserError('--force_yml is not supported (BasicSR exec()s its value); edit the option file')
     args = build_parser(phase).parse_args(argv)
-    sys.argv = [sys.argv[0]] + argv  # BasicSR parses sys.argv itself
-    from ..utils.launch import prepare
-    from ..utils.options import load_yaml
     from ..models.priors import check_priors
-    prepare(is_train=phase == 'train')
-    opt = load_yaml(args.opt)
+    from ..utils.launch import prepare
+    opt = prepare(args.opt, argv, is_train=phase == 'train')
     try:
         check_data_paths(opt)
         check_validation_weights(opt)
     except UserError as err:
         raise UserError(f'{args.opt}: {err}') from None
-    check_priors(opt if isinstance(opt, dict) else {}, phase == 'train', source=args.opt)  # no silent random priors
+    check_priors(opt, phase == 'train', source=args.opt)  # no silent random priors
     root = os.getcwd()
     before = _run_folders(root, phase)
     try:

@@ -9,14 +9,13 @@ to the GT size; for restoration the baseline is the degraded input.
 """
 import os
 
-import cv2
 import numpy as np
 import torch
 
 from ..data.face_degraded_dataset import FaceDegradedPairDataset
 from ..toolkit.outputs import write_image_atomic
 from ..data.preprocess import bicubic_resize
-from ..inference.figures import LABEL_HEIGHT_RATIO, fit_tile, label_band, labelled_grid
+from ..inference.figures import fit_tile, labelled_grid, pixelated
 from ..inference.loading import build_network, network_config
 from ..inference.runner import FaceRestorer, to_uint8
 from ..inference.specs import Controls, get_spec
@@ -55,14 +54,6 @@ def heldout_inputs(opt, faces):
     return [(item['key'], _image(item['lq']), to_uint8(_image(item['gt']))) for item in items]
 
 
-def with_caption(tile, text):
-    """``tile`` with ``text`` on a white band over its bottom edge."""
-    band_h = max(16, int(tile.shape[0] * LABEL_HEIGHT_RATIO))
-    out = tile.copy()
-    out[-band_h:] = label_band(text, tile.shape[1], band_h)
-    return out
-
-
 def heldout_figure(rows, psnr, labels, factor, side=FIGURE_SIDE):
     """The comparison figure: per face, the LR face pixelated (nearest) at the tile size when there is one, the
     baseline and the method with their PSNR, and the GT.
@@ -75,15 +66,14 @@ def heldout_figure(rows, psnr, labels, factor, side=FIGURE_SIDE):
         factor (int | None): SR factor (None: restoration, no LR column).
         side (int): Tile side. Default: 128.
     """
-    tiles, names = [], []
+    tiles, captions, names = [], [], []
     for key, lr, baseline, restored, gt in rows:
-        row = [] if lr is None else [cv2.resize(lr, (side, side), interpolation=cv2.INTER_NEAREST)]
-        for label, img in zip(labels, (baseline, restored)):
-            row.append(with_caption(fit_tile(img, side), f'{psnr[label][key]:.2f} dB'))
-        tiles.append(row + [fit_tile(gt, side)])
+        lr_tile = [] if lr is None else [pixelated(lr, side)]
+        tiles.append(lr_tile + [fit_tile(img, side) for img in (baseline, restored, gt)])
+        captions.append([None] * len(lr_tile) + [f'{psnr[label][key]:.2f} dB' for label in labels] + [None])
         names.append(key)
     columns = ([f'LR x{factor} (nearest)'] if factor else []) + list(labels) + ['GT']
-    return labelled_grid(tiles, columns, side=side, row_labels=names)
+    return labelled_grid(tiles, columns, side=side, row_labels=names, captions=captions)
 
 
 def compare_heldout(weights, opt, faces, out_dir, label):
